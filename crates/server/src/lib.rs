@@ -1,0 +1,141 @@
+//! `mscommerce server`: the multi-tenant self-service purchase policy service.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod state;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use domain::Catalog;
+use store::sqlite::SqliteStore;
+use store::Store;
+
+pub use config::{Config, ServerArgs};
+
+use crate::auth::keys::KeySet;
+use crate::state::{ApiContext, Settings};
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MSCOMMERCE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database.as_str();
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::open(url)
+            .await
+            .with_context(|| format!("cannot open the database {url}"))?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        anyhow::bail!("PostgreSQL is not supported by this build yet; use --database sqlite://PATH")
+    } else {
+        anyhow::bail!("--database must be sqlite://PATH (got '{url}')")
+    }
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    init_logging();
+    let config = Config::resolve(&args)?;
+    if !config.listen.ip().is_loopback() && !config.allow_plain_http {
+        anyhow::bail!(
+            "refusing to serve plain HTTP on {}, which is not a loopback address: \
+             put a TLS-terminating proxy in front and pass --allow-plain-http, or listen on 127.0.0.1",
+            config.listen
+        );
+    }
+    create_private_dir(&config.data_dir)?;
+    let store = open_store(&config).await?;
+    let keys = KeySet::load_or_create(store.as_ref()).await?;
+    let dummy_password_hash = auth::password::hash_password_async(auth::random_secret(16)).await?;
+
+    let dev_credentials = if config.dev {
+        dev::ensure_demo_data(store.as_ref(), &config.data_dir).await?
+    } else {
+        None
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    let issuer_base = config.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let ctx = ApiContext {
+        store,
+        catalog: Arc::new(Catalog::embedded()),
+        keys: Arc::new(keys),
+        settings: Arc::new(Settings {
+            issuer_base: issuer_base.clone(),
+            resource_id: config.resource_id.clone(),
+            token_lifetime_secs: config.token_lifetime_secs,
+            default_value: config.default_value,
+        }),
+        dummy_password_hash: dummy_password_hash.into(),
+    };
+
+    let mut out = std::io::stdout().lock();
+    if let Some(json) = dev_credentials {
+        writeln!(out, "Demo tenants created. Their credentials (shown once, kept in {}):", dev::credentials_path(&config.data_dir).display())?;
+        writeln!(out, "{json}")?;
+    } else if config.dev {
+        writeln!(out, "Demo tenants: credentials in {}", dev::credentials_path(&config.data_dir).display())?;
+    }
+    writeln!(out, "mscommerce listening on {issuer_base}")?;
+    out.flush()?;
+    drop(out);
+    tracing::info!(address = %local, database = %redact(&config.database), "serving");
+
+    axum::serve(listener, api::router(ctx))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The data folder holds password hashes and signing keys: only its owner may enter it.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data folder {}", dir.display()))
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+/// SIGTERM or Ctrl-C: stop accepting, let requests in flight finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,550 @@
+//! What each command does: resolve the session, call the service, print, and choose the exit
+//! status of SPEC §5 (0 done, 1 failed, 2 usage, 3 not signed in or expired, 4 forbidden, 5 not found).
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use proto::{AuditPage, Items, OfferTypePolicy, Policy, ProductPolicy, UpdateDefaultValue, UpdatePolicyValue};
+use reqwest::{Method, StatusCode};
+
+use crate::cache::{self, CachedConnection};
+use crate::http::{password_grant, ApiClient, ServiceError};
+use crate::output::{self, AuditRecord, OfferTypeRecord, OutputFormat, PolicyRecord, ProductRecord};
+use crate::{
+    AuditArgs, Command, ConnectArgs, GetProductPoliciesArgs, GetProductPolicyArgs, GlobalArgs, ModuleArgs, ResetArgs,
+    SetDefaultArgs, UpdateArgs, DEFAULT_URL,
+};
+
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_NOT_SIGNED_IN: u8 = 3;
+pub const EXIT_FORBIDDEN: u8 = 4;
+pub const EXIT_NOT_FOUND: u8 = 5;
+
+/// A command that did not succeed: what to tell the user, and the exit status.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure { code, message: message.into() }
+    }
+
+    /// A failed call, in the module's words: "<context>: <the server's reason>".
+    fn service(context: &str, e: ServiceError) -> Failure {
+        match e.status() {
+            Some(StatusCode::UNAUTHORIZED) => Failure::new(
+                EXIT_NOT_SIGNED_IN,
+                format!("Your credentials have expired. Please run `mscommerce connect` again. ({e})"),
+            ),
+            Some(StatusCode::FORBIDDEN) => Failure::new(EXIT_FORBIDDEN, format!("{context}: {e}")),
+            Some(StatusCode::NOT_FOUND) => Failure::new(EXIT_NOT_FOUND, format!("{context}: {e}")),
+            _ => Failure::new(EXIT_FAILED, format!("{context}: {e}")),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::new(EXIT_FAILED, format!("{e:#}"))
+    }
+}
+
+type Outcome = Result<(), Failure>;
+
+/// Runs one client command and answers its exit status.
+pub async fn run(global: GlobalArgs, command: Command) -> u8 {
+    let result = match command {
+        Command::Connect(args) => connect(&global, args).await,
+        Command::Disconnect => disconnect(),
+        Command::GetPolicies => get_policies(&global).await,
+        Command::GetPolicy(args) => get_policy(&global, &args.policy_id).await,
+        Command::GetProductPolicies(args) => get_product_policies(&global, args).await,
+        Command::GetProductPolicy(args) => get_product_policy(&global, args).await,
+        Command::UpdateProductPolicy(args) => update_product_policy(&global, args).await,
+        Command::SetDefaultPolicy(args) => set_default_policy(&global, args).await,
+        Command::ResetProductPolicy(args) => reset_product_policy(&global, args).await,
+        Command::GetAuditLog(args) => get_audit_log(&global, args).await,
+        Command::InstallModule(args) => module_shim("install", args),
+        Command::ImportModule(args) => module_shim("import", args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(f) => {
+            eprintln!("{}", f.message);
+            f.code
+        }
+    }
+}
+
+fn format(global: &GlobalArgs) -> OutputFormat {
+    global.output.unwrap_or(OutputFormat::Table)
+}
+
+fn policy_path<'a>(policy_id: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut segments = vec!["v1.0", "policies", policy_id];
+    segments.extend_from_slice(rest);
+    segments
+}
+
+/// The signed-in session: `--token` if given, else the cached sign-in, if it has not expired.
+fn session(global: &GlobalArgs) -> Result<ApiClient, Failure> {
+    let cached = cache::load()?;
+    if let Some(token) = &global.token {
+        let url = global
+            .url
+            .clone()
+            .or_else(|| cached.map(|c| c.url))
+            .unwrap_or_else(|| DEFAULT_URL.to_string());
+        return Ok(ApiClient::new(&url, token));
+    }
+    let Some(conn) = cached else {
+        return Err(Failure::new(
+            EXIT_NOT_SIGNED_IN,
+            "You must call `mscommerce connect` before any other command.",
+        ));
+    };
+    if conn.expires_at <= chrono::Utc::now().timestamp() + 30 {
+        return Err(Failure::new(
+            EXIT_NOT_SIGNED_IN,
+            "Your credentials have expired. Please run `mscommerce connect` again.",
+        ));
+    }
+    let url = global.url.clone().unwrap_or(conn.url);
+    Ok(ApiClient::new(&url, &conn.access_token))
+}
+
+fn read_line(prompt: Option<&str>) -> anyhow::Result<String> {
+    if let Some(p) = prompt {
+        eprint!("{p}");
+        std::io::stderr().flush()?;
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn connect(global: &GlobalArgs, args: ConnectArgs) -> Outcome {
+    let interactive = std::io::stdin().is_terminal() && !args.password_stdin;
+    let username = match args.username {
+        Some(u) => u,
+        None if args.password_stdin => {
+            return Err(Failure::new(EXIT_USAGE, "--password-stdin needs --username: standard input carries only the password."))
+        }
+        None => read_line(interactive.then_some("Username: "))?.trim().to_string(),
+    };
+    if username.is_empty() {
+        return Err(Failure::new(EXIT_USAGE, "No user name given: pass --username admin@contoso.example."));
+    }
+    let password = if interactive {
+        rpassword::prompt_password("Password: ").map_err(anyhow::Error::from)?
+    } else {
+        read_line(None)?
+    };
+    if password.is_empty() {
+        return Err(Failure::new(EXIT_USAGE, "No password given on standard input."));
+    }
+    let tenant = match args.tenant {
+        Some(t) => t,
+        None => match username.split_once('@') {
+            Some((_, domain)) if !domain.is_empty() => domain.to_ascii_lowercase(),
+            _ => {
+                return Err(Failure::new(
+                    EXIT_USAGE,
+                    format!("'{username}' is not a user principal name (name@domain); pass --tenant or a full user name."),
+                ))
+            }
+        },
+    };
+    let url = global
+        .url
+        .clone()
+        .or_else(|| cache::load().ok().flatten().map(|c| c.url))
+        .unwrap_or_else(|| DEFAULT_URL.to_string());
+    let authority = args.authority.unwrap_or_else(|| url.clone());
+    let token = password_grant(&authority, &tenant, &args.resource, &username, &password)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Status { reason, .. } => Failure::new(EXIT_NOT_SIGNED_IN, format!("Sign-in failed: {reason}")),
+            other => Failure::new(EXIT_FAILED, format!("Sign-in failed: {other}")),
+        })?;
+    let conn = CachedConnection {
+        url,
+        tenant: tenant.clone(),
+        username: Some(username.clone()),
+        access_token: token.access_token,
+        expires_at: chrono::Utc::now().timestamp() + token.expires_in as i64,
+    };
+    cache::save(&conn)?;
+    eprintln!("Connected to {tenant} as {username} at {}.", conn.url);
+    Ok(())
+}
+
+fn disconnect() -> Outcome {
+    if cache::clear()? {
+        eprintln!("Signed out: the cached token is gone.");
+    } else {
+        eprintln!("Not signed in: there was no cached token.");
+    }
+    Ok(())
+}
+
+fn module_shim(verb: &str, args: ModuleArgs) -> Outcome {
+    match args.name.as_deref() {
+        Some(name) if name.eq_ignore_ascii_case("MSCommerce") => {
+            eprintln!("Nothing to {verb}: mscommerce is a single binary and is ready to use.");
+            Ok(())
+        }
+        Some(name) => Err(Failure::new(EXIT_USAGE, format!("mscommerce stands in for the MSCommerce module only, not '{name}'."))),
+        None => Err(Failure::new(EXIT_USAGE, format!("{verb}-module needs -Name MSCommerce."))),
+    }
+}
+
+async fn get_policies(global: &GlobalArgs) -> Outcome {
+    let api = session(global)?;
+    let items: Items<Policy> = api
+        .call::<(), _>(Method::GET, &["v1.0", "policies"], &[], None)
+        .await
+        .map_err(|e| Failure::service("Failed to retrieve policies", e))?;
+    let records: Vec<PolicyRecord> = items.items.into_iter().map(Into::into).collect();
+    output::print(format(global), &records, false)?;
+    Ok(())
+}
+
+fn retrieve_context(policy_id: &str) -> String {
+    format!("Failed to retrieve policy with PolicyId '{policy_id}'")
+}
+
+async fn get_policy(global: &GlobalArgs, policy_id: &str) -> Outcome {
+    let api = session(global)?;
+    let policy: Policy = api
+        .call::<(), _>(Method::GET, &policy_path(policy_id, &[]), &[], None)
+        .await
+        .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
+    output::print(format(global), &[PolicyRecord::from(policy)], true)?;
+    Ok(())
+}
+
+fn name_filter(pattern: Option<&str>) -> Result<Option<regex::Regex>, Failure> {
+    pattern
+        .map(|p| {
+            regex::RegexBuilder::new(p)
+                .case_insensitive(true)
+                .build()
+                .map_err(|e| Failure::new(EXIT_USAGE, format!("--match '{p}' is not a valid regular expression: {e}")))
+        })
+        .transpose()
+}
+
+fn is_offer_type_scope(scope: &str) -> bool {
+    scope.eq_ignore_ascii_case("offertype")
+}
+
+async fn list_products(api: &ApiClient, policy_id: &str) -> Result<Vec<ProductPolicy>, Failure> {
+    let items: Items<ProductPolicy> = api
+        .call::<(), _>(Method::GET, &policy_path(policy_id, &["products"]), &[("scope", "product".into())], None)
+        .await
+        .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
+    Ok(items.items)
+}
+
+async fn list_offer_types(api: &ApiClient, policy_id: &str) -> Result<Vec<OfferTypePolicy>, Failure> {
+    let items: Items<OfferTypePolicy> = api
+        .call::<(), _>(Method::GET, &policy_path(policy_id, &["products"]), &[("scope", "OfferType".into())], None)
+        .await
+        .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
+    Ok(items.items)
+}
+
+async fn get_product_policies(global: &GlobalArgs, args: GetProductPoliciesArgs) -> Outcome {
+    let api = session(global)?;
+    let policy_id = &args.policy.policy_id;
+    let filter = name_filter(args.matching.as_deref())?;
+    let matches = |name: &str, id: &str| filter.as_ref().is_none_or(|re| re.is_match(name) || re.is_match(id));
+    if is_offer_type_scope(&args.scope) {
+        let rows = list_offer_types(&api, policy_id).await?;
+        let records: Vec<OfferTypeRecord> =
+            rows.into_iter().filter(|r| matches(&r.scope_value, &r.scope_id)).map(Into::into).collect();
+        output::print(format(global), &records, false)?;
+    } else {
+        // Any other scope goes to the server as typed, so its answer ("Invalid scope.") is the one shown.
+        let items: Items<ProductPolicy> = api
+            .call::<(), _>(Method::GET, &policy_path(policy_id, &["products"]), &[("scope", args.scope.clone())], None)
+            .await
+            .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
+        let records: Vec<ProductRecord> =
+            items.items.into_iter().filter(|r| matches(&r.product_name, &r.product_id)).map(Into::into).collect();
+        output::print(format(global), &records, false)?;
+    }
+    Ok(())
+}
+
+async fn get_product_policy(global: &GlobalArgs, args: GetProductPolicyArgs) -> Outcome {
+    let api = session(global)?;
+    let policy_id = &args.policy.policy_id;
+    let context = retrieve_context(policy_id);
+    if let Some(offer) = &args.offer_type {
+        let row: OfferTypePolicy = api
+            .call::<(), _>(Method::GET, &policy_path(policy_id, &["offerTypes", offer]), &[], None)
+            .await
+            .map_err(|e| Failure::service(&context, e))?;
+        output::print(format(global), &[OfferTypeRecord::from(row)], true)?;
+    } else if let Some(product) = &args.product_id {
+        let row: ProductPolicy = api
+            .call::<(), _>(Method::GET, &policy_path(policy_id, &["products", product]), &[], None)
+            .await
+            .map_err(|e| Failure::service(&context, e))?;
+        output::print(format(global), &[ProductRecord::from(row)], true)?;
+    }
+    Ok(())
+}
+
+/// One row an update would touch.
+struct Target {
+    /// `products` or `offerTypes`: the route segment.
+    collection: &'static str,
+    id: String,
+    label: String,
+    current: String,
+    pinned: bool,
+}
+
+/// The rows named by --product-id, --offer-type, --match or --all, read from the server so that
+/// --what-if can show each one's value before and after.
+async fn update_targets(api: &ApiClient, args: &UpdateArgs) -> Result<Vec<Target>, Failure> {
+    let policy_id = &args.policy.policy_id;
+    let context = retrieve_context(policy_id);
+    let product_target = |r: ProductPolicy| Target {
+        collection: "products",
+        label: format!("{} ({})", r.product_name, r.product_id),
+        id: r.product_id,
+        current: r.policy_value,
+        pinned: !r.is_default,
+    };
+    let offer_target = |r: OfferTypePolicy| Target {
+        collection: "offerTypes",
+        label: format!("{} ({})", r.scope_value, r.scope_id),
+        id: r.scope_id,
+        current: r.policy_value,
+        pinned: !r.is_default,
+    };
+    if let Some(offer) = &args.offer_type {
+        let row: OfferTypePolicy = api
+            .call::<(), _>(Method::GET, &policy_path(policy_id, &["offerTypes", offer]), &[], None)
+            .await
+            .map_err(|e| Failure::service(&context, e))?;
+        return Ok(vec![offer_target(row)]);
+    }
+    if !args.product_id.is_empty() {
+        let mut targets: Vec<Target> = Vec::new();
+        for id in &args.product_id {
+            let row: ProductPolicy = api
+                .call::<(), _>(Method::GET, &policy_path(policy_id, &["products", id]), &[], None)
+                .await
+                .map_err(|e| Failure::service(&context, e))?;
+            // A legacy id and its current id name one product: change it once.
+            if !targets.iter().any(|t| t.id == row.product_id) {
+                targets.push(product_target(row));
+            }
+        }
+        return Ok(targets);
+    }
+    let filter = name_filter(args.matching.as_deref())?;
+    let keep = |name: &str| filter.as_ref().is_none_or(|re| re.is_match(name));
+    let targets: Vec<Target> = if is_offer_type_scope(&args.scope) {
+        list_offer_types(api, policy_id)
+            .await?
+            .into_iter()
+            .filter(|r| keep(&r.scope_value) || keep(&r.scope_id))
+            .map(offer_target)
+            .collect()
+    } else {
+        list_products(api, policy_id)
+            .await?
+            .into_iter()
+            .filter(|r| keep(&r.product_name))
+            .map(product_target)
+            .collect()
+    };
+    if targets.is_empty() {
+        return Err(Failure::new(
+            EXIT_NOT_FOUND,
+            format!("No {} matches '{}'.", if is_offer_type_scope(&args.scope) { "offer type" } else { "product" }, args.matching.as_deref().unwrap_or("")),
+        ));
+    }
+    Ok(targets)
+}
+
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let answer = read_line(None)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+async fn update_product_policy(global: &GlobalArgs, args: UpdateArgs) -> Outcome {
+    let value = match (&args.value, args.enabled) {
+        (Some(v), _) => v.clone(),
+        (None, Some(true)) => "Enabled".to_string(),
+        (None, Some(false)) => "Disabled".to_string(),
+        (None, None) => return Err(Failure::new(EXIT_USAGE, "Give --value or --enabled.")),
+    };
+    let api = session(global)?;
+    let policy_id = args.policy.policy_id.clone();
+    let targets = update_targets(&api, &args).await?;
+    // A row changes when its value differs, or when it follows the default and is now pinned.
+    let changing: Vec<&Target> = targets
+        .iter()
+        .filter(|t| !t.current.eq_ignore_ascii_case(&value) || !t.pinned)
+        .collect();
+    if args.what_if {
+        if changing.is_empty() {
+            eprintln!("What if: nothing would change; every target already has the value {value}.");
+        }
+        for t in &changing {
+            println!(
+                "What if: Performing the operation \"Update-MSCommerceProductPolicy\" on target \"{}\": {} -> {value}.",
+                t.label, t.current
+            );
+        }
+        return Ok(());
+    }
+    let bulk = args.matching.is_some() || args.all;
+    if bulk && !args.yes && !changing.is_empty() {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                format!(
+                    "This would change {} rows; pass --yes to confirm (or --what-if to list them first).",
+                    changing.len()
+                ),
+            ));
+        }
+        for t in &changing {
+            eprintln!("  {}: {} -> {value}", t.label, t.current);
+        }
+        if !confirm(&format!("Change {} rows?", changing.len()))? {
+            return Err(Failure::new(EXIT_FAILED, "Nothing changed."));
+        }
+    }
+    let body = UpdatePolicyValue { policy_value: value.clone() };
+    let mut products = Vec::new();
+    let mut offers = Vec::new();
+    let mut first_failure: Option<Failure> = None;
+    // Explicitly named rows are always written (that pins them, as the module does); rows chosen by
+    // --match/--all only when they change.
+    let to_write: Vec<&Target> = if bulk { changing } else { targets.iter().collect() };
+    for t in to_write {
+        let segments = policy_path(&policy_id, &[t.collection, &t.id]);
+        let context = format!("Failed to update policy with PolicyId '{policy_id}' for {}", t.label);
+        let result = if t.collection == "products" {
+            api.call::<_, ProductPolicy>(Method::PUT, &segments, &[], Some(&body)).await.map(|r| products.push(ProductRecord::from(r)))
+        } else {
+            api.call::<_, OfferTypePolicy>(Method::PUT, &segments, &[], Some(&body)).await.map(|r| offers.push(OfferTypeRecord::from(r)))
+        };
+        if let Err(e) = result {
+            let failure = Failure::service(&context, e);
+            if targets.len() > 1 {
+                eprintln!("{}", failure.message);
+            }
+            first_failure.get_or_insert(failure);
+        }
+    }
+    let single = targets.len() == 1;
+    if !products.is_empty() {
+        output::print(format(global), &products, single)?;
+    }
+    if !offers.is_empty() {
+        output::print(format(global), &offers, single)?;
+    }
+    match first_failure {
+        Some(f) if targets.len() == 1 => Err(f),
+        // Each failure was printed above, one line per row.
+        Some(f) => Err(Failure::new(
+            f.code,
+            format!("{} of {} changes failed.", targets.len() - products.len() - offers.len(), targets.len()),
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn set_default_policy(global: &GlobalArgs, args: SetDefaultArgs) -> Outcome {
+    let api = session(global)?;
+    let policy_id = &args.policy.policy_id;
+    let policy: Policy = api
+        .call(Method::PATCH, &policy_path(policy_id, &[]), &[], Some(&UpdateDefaultValue { default_value: args.value.clone() }))
+        .await
+        .map_err(|e| Failure::service(&format!("Failed to update policy with PolicyId '{policy_id}'"), e))?;
+    output::print(format(global), &[PolicyRecord::from(policy)], true)?;
+    Ok(())
+}
+
+async fn reset_product_policy(global: &GlobalArgs, args: ResetArgs) -> Outcome {
+    let api = session(global)?;
+    let policy_id = &args.policy.policy_id;
+    let context = format!("Failed to reset policy with PolicyId '{policy_id}'");
+    if let Some(offer) = &args.offer_type {
+        let row: OfferTypePolicy = api
+            .call::<(), _>(Method::DELETE, &policy_path(policy_id, &["offerTypes", offer]), &[], None)
+            .await
+            .map_err(|e| Failure::service(&context, e))?;
+        output::print(format(global), &[OfferTypeRecord::from(row)], true)?;
+        return Ok(());
+    }
+    let mut records = Vec::new();
+    for id in &args.product_id {
+        let row: ProductPolicy = api
+            .call::<(), _>(Method::DELETE, &policy_path(policy_id, &["products", id]), &[], None)
+            .await
+            .map_err(|e| Failure::service(&context, e))?;
+        records.push(ProductRecord::from(row));
+    }
+    output::print(format(global), &records, args.product_id.len() == 1)?;
+    Ok(())
+}
+
+async fn get_audit_log(global: &GlobalArgs, args: AuditArgs) -> Outcome {
+    let api = session(global)?;
+    let policy_id = &args.policy.policy_id;
+    let mut query: Vec<(&str, String)> = Vec::new();
+    for (k, v) in [("since", &args.since), ("until", &args.until), ("actor", &args.actor), ("productId", &args.product_id)] {
+        if let Some(v) = v {
+            query.push((k, v.clone()));
+        }
+    }
+    let wanted = args.top.map(|t| t as usize).unwrap_or(usize::MAX);
+    let mut entries = Vec::new();
+    // Follow the pages until enough entries, or the end.
+    loop {
+        let mut q = query.clone();
+        q.push(("top", (wanted - entries.len()).min(1000).to_string()));
+        let page: AuditPage = api
+            .call::<(), _>(Method::GET, &policy_path(policy_id, &["auditLog"]), &q, None)
+            .await
+            .map_err(|e| Failure::service(&format!("Failed to retrieve the audit log of PolicyId '{policy_id}'"), e))?;
+        entries.extend(page.items.into_iter().map(AuditRecord::from));
+        let next = page.next_link.as_deref().and_then(skip_token);
+        match next {
+            Some(token) if entries.len() < wanted => {
+                query.retain(|(k, _)| *k != "skipToken");
+                query.push(("skipToken", token));
+            }
+            _ => break,
+        }
+    }
+    output::print(format(global), &entries, false)?;
+    Ok(())
+}
+
+fn skip_token(link: &str) -> Option<String> {
+    let query = link.split_once('?')?.1;
+    serde_urlencoded_pairs(query).into_iter().find(|(k, _)| k == "skipToken").map(|(_, v)| v)
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(&format!("http://x/?{query}"))
+        .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,38 @@
+//! Turning body and query rejections into the API's error body, with a reason that says what the
+//! right input looks like.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::Json;
+
+use crate::error::ApiError;
+
+/// The body of a write, checked after authorisation so that a caller without the right role
+/// learns that first. `expected` shows the right shape in the error.
+pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, expected: &str) -> Result<T, ApiError> {
+    match body {
+        Ok(Json(v)) => Ok(v),
+        Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(format!(
+            "The body must be JSON sent with 'Content-Type: application/json', shaped {expected}."
+        ))),
+        Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!(
+            "The body is not valid JSON ({}); send {expected}.",
+            e.body_text()
+        ))),
+        Err(JsonRejection::JsonDataError(e)) => Err(ApiError::BadRequest(format!(
+            "The body does not have the expected shape ({}); send {expected}.",
+            e.body_text()
+        ))),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge(
+            format!("The body is too large; send {expected}, at most 64 KiB."),
+        )),
+        Err(e) => Err(ApiError::BadRequest(format!("The body could not be read ({}); send {expected}.", e.body_text()))),
+    }
+}
+
+pub fn query_rejection(e: QueryRejection, allowed: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "The query string is not valid ({}). Allowed parameters: {allowed}.",
+        e.body_text()
+    ))
+}

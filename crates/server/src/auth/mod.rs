@@ -1,0 +1,34 @@
+//! Signing in: keys, password hashing, the token endpoint and the caller extractor.
+
+pub mod caller;
+pub mod keys;
+pub mod password;
+pub mod token;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ring::rand::{SecureRandom, SystemRandom};
+use sha2::{Digest, Sha256};
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the operating system's random source works");
+    buf
+}
+
+/// A random secret, URL-safe, with `bytes` bytes of entropy.
+pub fn random_secret(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the operating system's random source works");
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// SHA-256 of a high-entropy service secret (not for passwords: those use Argon2id).
+pub fn secret_hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,138 @@
+//! Server configuration with one source of truth: a TOML file (`--config`), then `MSCOMMERCE_*`
+//! environment variables, then flags, each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use domain::PolicyValue;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(about = "Run the multi-tenant self-service purchase policy service")]
+pub struct ServerArgs {
+    /// Embedded default: SQLite in the data folder, demo tenants and users created on first start,
+    /// their passwords written to <data-dir>/dev-credentials.json.
+    #[arg(long)]
+    pub dev: bool,
+
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
+    #[arg(long, env = "MSCOMMERCE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Folder for the SQLite database and dev credentials [default: ./mscommerce-data].
+    #[arg(long, env = "MSCOMMERCE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database URL: sqlite://PATH [default: sqlite://<data-dir>/mscommerce.db].
+    #[arg(long, env = "MSCOMMERCE_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+
+    /// TOML configuration file; flags and MSCOMMERCE_* variables override it.
+    #[arg(long, env = "MSCOMMERCE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The address clients reach this server at; token issuers are <public-url>/<tenant>/v2.0
+    /// [default: http://<listen address>].
+    #[arg(long, env = "MSCOMMERCE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// The service's resource id: the audience of its access tokens.
+    #[arg(long, env = "MSCOMMERCE_RESOURCE_ID", value_name = "ID")]
+    pub resource_id: Option<String>,
+
+    /// Lifetime of access tokens, in seconds [default: 3600].
+    #[arg(long, env = "MSCOMMERCE_TOKEN_LIFETIME", value_name = "SECONDS")]
+    pub token_lifetime: Option<u64>,
+
+    /// The tenant default of a tenant that never set one
+    /// (Enabled, OnlyTrialsWithoutPaymentMethod or Disabled) [default: the catalog's, Enabled].
+    #[arg(long, env = "MSCOMMERCE_DEFAULT_VALUE", value_name = "VALUE")]
+    pub default_value: Option<String>,
+
+    /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[arg(long, env = "MSCOMMERCE_ALLOW_PLAIN_HTTP")]
+    pub allow_plain_http: bool,
+}
+
+/// The same settings, as a configuration file holds them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    public_url: Option<String>,
+    resource_id: Option<String>,
+    token_lifetime: Option<u64>,
+    default_value: Option<String>,
+    allow_plain_http: Option<bool>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dev: bool,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: String,
+    pub public_url: Option<String>,
+    pub resource_id: String,
+    pub token_lifetime_secs: u64,
+    pub default_value: Option<PolicyValue>,
+    pub allow_plain_http: bool,
+}
+
+impl Config {
+    pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("the configuration file {} is not valid", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("mscommerce-data"));
+        let database = args
+            .database
+            .clone()
+            .or(file.database)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mscommerce.db").display()));
+        let default_value = args
+            .default_value
+            .clone()
+            .or(file.default_value)
+            .map(|v| v.parse::<PolicyValue>())
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--default-value: {e}"))?;
+        let token_lifetime_secs = args.token_lifetime.or(file.token_lifetime).unwrap_or(3600);
+        anyhow::ensure!(
+            (60..=86_400).contains(&token_lifetime_secs),
+            "--token-lifetime must be between 60 and 86400 seconds"
+        );
+        Ok(Config {
+            dev: args.dev,
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir,
+            database,
+            public_url: args.public_url.clone().or(file.public_url).map(|u| u.trim_end_matches('/').to_string()),
+            resource_id: args
+                .resource_id
+                .clone()
+                .or(file.resource_id)
+                .unwrap_or_else(|| proto::DEFAULT_RESOURCE_ID.to_string()),
+            token_lifetime_secs,
+            default_value,
+            allow_plain_http: args.allow_plain_http || file.allow_plain_http.unwrap_or(false),
+        })
+    }
+}

@@ -1,0 +1,44 @@
+//! The state every handler shares.
+
+use std::sync::Arc;
+
+use domain::{Catalog, PolicyValue};
+use store::Store;
+
+use crate::auth::keys::KeySet;
+
+/// Settings that handlers need, resolved once at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base of token issuers: `{issuer_base}/{tenant id}/v2.0`.
+    pub issuer_base: String,
+    /// The service's resource id, the audience of its access tokens.
+    pub resource_id: String,
+    pub token_lifetime_secs: u64,
+    /// The tenant default a tenant has until it sets one, overriding the catalog's.
+    pub default_value: Option<PolicyValue>,
+}
+
+#[derive(Clone)]
+pub struct ApiContext {
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub keys: Arc<KeySet>,
+    pub settings: Arc<Settings>,
+    /// Verified against when a user does not exist, so that failures take the same time.
+    pub dummy_password_hash: Arc<str>,
+}
+
+impl ApiContext {
+    /// The default a tenant that never set one has for `policy_id`.
+    pub fn fallback_default(&self, policy: &domain::PolicyDef) -> PolicyValue {
+        self.settings
+            .default_value
+            .or_else(|| policy.default_value.parse().ok())
+            .unwrap_or(PolicyValue::Enabled)
+    }
+
+    pub fn issuer(&self, tenant_id: uuid::Uuid) -> String {
+        format!("{}/{}/v2.0", self.settings.issuer_base, tenant_id)
+    }
+}
