@@ -24,7 +24,11 @@ struct Names {
 }
 
 fn collect_names(cmd: &clap::Command) -> Names {
-    let mut names = Names { params: HashMap::new(), shorts: HashMap::new(), commands: HashMap::new() };
+    let mut names = Names {
+        params: HashMap::new(),
+        shorts: HashMap::new(),
+        commands: HashMap::new(),
+    };
     let add_args = |c: &clap::Command, names: &mut Names| {
         for arg in c.get_arguments() {
             if let Some(short) = arg.get_short() {
@@ -32,9 +36,15 @@ fn collect_names(cmd: &clap::Command) -> Names {
             }
             if let Some(long) = arg.get_long() {
                 let takes_value = arg.get_action().takes_values();
-                names.params.entry(squash(long)).or_insert((long.to_string(), takes_value));
+                names
+                    .params
+                    .entry(squash(long))
+                    .or_insert((long.to_string(), takes_value));
                 for alias in arg.get_all_aliases().unwrap_or_default() {
-                    names.params.entry(squash(alias)).or_insert((long.to_string(), takes_value));
+                    names
+                        .params
+                        .entry(squash(alias))
+                        .or_insert((long.to_string(), takes_value));
                 }
             }
         }
@@ -52,7 +62,8 @@ fn collect_names(cmd: &clap::Command) -> Names {
 }
 
 fn looks_like_number(s: &str) -> bool {
-    s.strip_prefix('-').is_some_and(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_digit()))
+    s.strip_prefix('-')
+        .is_some_and(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_digit()))
 }
 
 /// Rewrites PowerShell-style arguments into the clap spelling. Arguments it does not recognise
@@ -92,7 +103,8 @@ pub fn normalize(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
             let squashed = squash(name);
             // `-Confirm:$false` is PowerShell for "do not ask".
             if squashed == "confirm" {
-                let no = inline.is_some_and(|v| matches!(squash(v).trim_start_matches('$'), "false" | "0"));
+                let no = inline
+                    .is_some_and(|v| matches!(squash(v).trim_start_matches('$'), "false" | "0"));
                 if no {
                     out.push("--yes".into());
                 }
@@ -111,7 +123,11 @@ pub fn normalize(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
             out.push(arg);
             continue;
         }
-        if let Some(short) = text.strip_prefix('-').filter(|s| s.chars().count() == 1).and_then(|s| s.chars().next()) {
+        if let Some(short) = text
+            .strip_prefix('-')
+            .filter(|s| s.chars().count() == 1)
+            .and_then(|s| s.chars().next())
+        {
             value_expected = names.shorts.get(&short).copied().unwrap_or(false);
             out.push(arg);
             continue;
@@ -142,39 +158,93 @@ mod tests {
                     .arg(Arg::new("policy-id").long("policy-id"))
                     .arg(Arg::new("product-id").long("product-id").num_args(1..))
                     .arg(Arg::new("value").long("value"))
-                    .arg(Arg::new("what-if").long("what-if").action(ArgAction::SetTrue))
+                    .arg(
+                        Arg::new("what-if")
+                            .long("what-if")
+                            .action(ArgAction::SetTrue),
+                    )
                     .arg(Arg::new("yes").long("yes").action(ArgAction::SetTrue)),
             )
     }
 
     fn run(line: &[&str]) -> Vec<String> {
-        let args = std::iter::once("mscommerce").chain(line.iter().copied()).map(OsString::from).collect();
-        normalize(&cmd(), args).into_iter().map(|a| a.into_string().unwrap()).collect()
+        let args = std::iter::once("mscommerce")
+            .chain(line.iter().copied())
+            .map(OsString::from)
+            .collect();
+        normalize(&cmd(), args)
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
     }
 
     #[test]
     fn cmdlet_line_becomes_the_clap_line() {
         assert_eq!(
-            run(&["Update-MSCommerceProductPolicy", "-PolicyId", "AllowSelfServicePurchase", "-ProductId", "CFQ7TTC0LH3L", "-Value", "Disabled"]),
-            ["mscommerce", "update-product-policy", "--policy-id", "AllowSelfServicePurchase", "--product-id", "CFQ7TTC0LH3L", "--value", "Disabled"]
+            run(&[
+                "Update-MSCommerceProductPolicy",
+                "-PolicyId",
+                "AllowSelfServicePurchase",
+                "-ProductId",
+                "CFQ7TTC0LH3L",
+                "-Value",
+                "Disabled"
+            ]),
+            [
+                "mscommerce",
+                "update-product-policy",
+                "--policy-id",
+                "AllowSelfServicePurchase",
+                "--product-id",
+                "CFQ7TTC0LH3L",
+                "--value",
+                "Disabled"
+            ]
         );
     }
 
     #[test]
     fn names_are_case_insensitive() {
         assert_eq!(
-            run(&["update-mscommerceproductpolicy", "-POLICYID", "x", "--Product-Id", "y", "-whatif"]),
-            ["mscommerce", "update-product-policy", "--policy-id", "x", "--product-id", "y", "--what-if"]
+            run(&[
+                "update-mscommerceproductpolicy",
+                "-POLICYID",
+                "x",
+                "--Product-Id",
+                "y",
+                "-whatif"
+            ]),
+            [
+                "mscommerce",
+                "update-product-policy",
+                "--policy-id",
+                "x",
+                "--product-id",
+                "y",
+                "--what-if"
+            ]
         );
     }
 
     #[test]
     fn powershell_colon_syntax_and_confirm() {
         assert_eq!(
-            run(&["update-product-policy", "-Value:Disabled", "-Confirm:$false"]),
-            ["mscommerce", "update-product-policy", "--value=Disabled", "--yes"]
+            run(&[
+                "update-product-policy",
+                "-Value:Disabled",
+                "-Confirm:$false"
+            ]),
+            [
+                "mscommerce",
+                "update-product-policy",
+                "--value=Disabled",
+                "--yes"
+            ]
         );
-        assert_eq!(run(&["update-product-policy", "-Confirm"]), ["mscommerce", "update-product-policy"]);
+        assert_eq!(
+            run(&["update-product-policy", "-Confirm"]),
+            ["mscommerce", "update-product-policy"]
+        );
     }
 
     #[test]
@@ -182,14 +252,25 @@ mod tests {
         // A value that looks like a parameter stays a value.
         assert_eq!(
             run(&["update-product-policy", "-Value", "-PolicyId"]),
-            ["mscommerce", "update-product-policy", "--value", "-PolicyId"]
+            [
+                "mscommerce",
+                "update-product-policy",
+                "--value",
+                "-PolicyId"
+            ]
         );
-        assert_eq!(run(&["update-product-policy", "--", "-Value"]), ["mscommerce", "update-product-policy", "--", "-Value"]);
+        assert_eq!(
+            run(&["update-product-policy", "--", "-Value"]),
+            ["mscommerce", "update-product-policy", "--", "-Value"]
+        );
     }
 
     #[test]
     fn unknown_names_are_left_for_clap_to_report() {
-        assert_eq!(run(&["update-product-policy", "-Bogus"]), ["mscommerce", "update-product-policy", "-Bogus"]);
+        assert_eq!(
+            run(&["update-product-policy", "-Bogus"]),
+            ["mscommerce", "update-product-policy", "-Bogus"]
+        );
         assert_eq!(
             run(&["-o", "json", "Update-MSCommerceProductPolicy"]),
             ["mscommerce", "-o", "json", "update-product-policy"]

@@ -3,15 +3,19 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use proto::{AuditPage, Items, OfferTypePolicy, Policy, ProductPolicy, UpdateDefaultValue, UpdatePolicyValue};
+use proto::{
+    AuditPage, Items, OfferTypePolicy, Policy, ProductPolicy, UpdateDefaultValue, UpdatePolicyValue,
+};
 use reqwest::{Method, StatusCode};
 
 use crate::cache::{self, CachedConnection};
 use crate::http::{password_grant, ApiClient, ServiceError};
-use crate::output::{self, AuditRecord, OfferTypeRecord, OutputFormat, PolicyRecord, ProductRecord};
+use crate::output::{
+    self, AuditRecord, OfferTypeRecord, OutputFormat, PolicyRecord, ProductRecord,
+};
 use crate::{
-    AuditArgs, Command, ConnectArgs, GetProductPoliciesArgs, GetProductPolicyArgs, GlobalArgs, ModuleArgs, ResetArgs,
-    SetDefaultArgs, UpdateArgs, DEFAULT_URL,
+    AuditArgs, Command, ConnectArgs, GetProductPoliciesArgs, GetProductPolicyArgs, GlobalArgs,
+    ModuleArgs, ResetArgs, SetDefaultArgs, UpdateArgs, DEFAULT_URL,
 };
 
 pub const EXIT_FAILED: u8 = 1;
@@ -29,7 +33,10 @@ pub struct Failure {
 
 impl Failure {
     fn new(code: u8, message: impl Into<String>) -> Failure {
-        Failure { code, message: message.into() }
+        Failure {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A failed call, in the module's words: "<context>: <the server's reason>".
@@ -37,7 +44,9 @@ impl Failure {
         match e.status() {
             Some(StatusCode::UNAUTHORIZED) => Failure::new(
                 EXIT_NOT_SIGNED_IN,
-                format!("Your credentials have expired. Please run `mscommerce connect` again. ({e})"),
+                format!(
+                    "Your credentials have expired. Please run `mscommerce connect` again. ({e})"
+                ),
             ),
             Some(StatusCode::FORBIDDEN) => Failure::new(EXIT_FORBIDDEN, format!("{context}: {e}")),
             Some(StatusCode::NOT_FOUND) => Failure::new(EXIT_NOT_FOUND, format!("{context}: {e}")),
@@ -131,12 +140,20 @@ async fn connect(global: &GlobalArgs, args: ConnectArgs) -> Outcome {
     let username = match args.username {
         Some(u) => u,
         None if args.password_stdin => {
-            return Err(Failure::new(EXIT_USAGE, "--password-stdin needs --username: standard input carries only the password."))
+            return Err(Failure::new(
+                EXIT_USAGE,
+                "--password-stdin needs --username: standard input carries only the password.",
+            ))
         }
-        None => read_line(interactive.then_some("Username: "))?.trim().to_string(),
+        None => read_line(interactive.then_some("Username: "))?
+            .trim()
+            .to_string(),
     };
     if username.is_empty() {
-        return Err(Failure::new(EXIT_USAGE, "No user name given: pass --username admin@contoso.example."));
+        return Err(Failure::new(
+            EXIT_USAGE,
+            "No user name given: pass --username admin@contoso.example.",
+        ));
     }
     let password = if interactive {
         rpassword::prompt_password("Password: ").map_err(anyhow::Error::from)?
@@ -144,7 +161,10 @@ async fn connect(global: &GlobalArgs, args: ConnectArgs) -> Outcome {
         read_line(None)?
     };
     if password.is_empty() {
-        return Err(Failure::new(EXIT_USAGE, "No password given on standard input."));
+        return Err(Failure::new(
+            EXIT_USAGE,
+            "No password given on standard input.",
+        ));
     }
     let tenant = match args.tenant {
         Some(t) => t,
@@ -167,7 +187,9 @@ async fn connect(global: &GlobalArgs, args: ConnectArgs) -> Outcome {
     let token = password_grant(&authority, &tenant, &args.resource, &username, &password)
         .await
         .map_err(|e| match e {
-            ServiceError::Status { reason, .. } => Failure::new(EXIT_NOT_SIGNED_IN, format!("Sign-in failed: {reason}")),
+            ServiceError::Status { reason, .. } => {
+                Failure::new(EXIT_NOT_SIGNED_IN, format!("Sign-in failed: {reason}"))
+            }
             other => Failure::new(EXIT_FAILED, format!("Sign-in failed: {other}")),
         })?;
     let conn = CachedConnection {
@@ -197,8 +219,14 @@ fn module_shim(verb: &str, args: ModuleArgs) -> Outcome {
             eprintln!("Nothing to {verb}: mscommerce is a single binary and is ready to use.");
             Ok(())
         }
-        Some(name) => Err(Failure::new(EXIT_USAGE, format!("mscommerce stands in for the MSCommerce module only, not '{name}'."))),
-        None => Err(Failure::new(EXIT_USAGE, format!("{verb}-module needs -Name MSCommerce."))),
+        Some(name) => Err(Failure::new(
+            EXIT_USAGE,
+            format!("mscommerce stands in for the MSCommerce module only, not '{name}'."),
+        )),
+        None => Err(Failure::new(
+            EXIT_USAGE,
+            format!("{verb}-module needs -Name MSCommerce."),
+        )),
     }
 }
 
@@ -233,7 +261,12 @@ fn name_filter(pattern: Option<&str>) -> Result<Option<regex::Regex>, Failure> {
             regex::RegexBuilder::new(p)
                 .case_insensitive(true)
                 .build()
-                .map_err(|e| Failure::new(EXIT_USAGE, format!("--match '{p}' is not a valid regular expression: {e}")))
+                .map_err(|e| {
+                    Failure::new(
+                        EXIT_USAGE,
+                        format!("--match '{p}' is not a valid regular expression: {e}"),
+                    )
+                })
         })
         .transpose()
 }
@@ -244,15 +277,28 @@ fn is_offer_type_scope(scope: &str) -> bool {
 
 async fn list_products(api: &ApiClient, policy_id: &str) -> Result<Vec<ProductPolicy>, Failure> {
     let items: Items<ProductPolicy> = api
-        .call::<(), _>(Method::GET, &policy_path(policy_id, &["products"]), &[("scope", "product".into())], None)
+        .call::<(), _>(
+            Method::GET,
+            &policy_path(policy_id, &["products"]),
+            &[("scope", "product".into())],
+            None,
+        )
         .await
         .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
     Ok(items.items)
 }
 
-async fn list_offer_types(api: &ApiClient, policy_id: &str) -> Result<Vec<OfferTypePolicy>, Failure> {
+async fn list_offer_types(
+    api: &ApiClient,
+    policy_id: &str,
+) -> Result<Vec<OfferTypePolicy>, Failure> {
     let items: Items<OfferTypePolicy> = api
-        .call::<(), _>(Method::GET, &policy_path(policy_id, &["products"]), &[("scope", "OfferType".into())], None)
+        .call::<(), _>(
+            Method::GET,
+            &policy_path(policy_id, &["products"]),
+            &[("scope", "OfferType".into())],
+            None,
+        )
         .await
         .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
     Ok(items.items)
@@ -262,20 +308,36 @@ async fn get_product_policies(global: &GlobalArgs, args: GetProductPoliciesArgs)
     let api = session(global)?;
     let policy_id = &args.policy.policy_id;
     let filter = name_filter(args.matching.as_deref())?;
-    let matches = |name: &str, id: &str| filter.as_ref().is_none_or(|re| re.is_match(name) || re.is_match(id));
+    let matches = |name: &str, id: &str| {
+        filter
+            .as_ref()
+            .is_none_or(|re| re.is_match(name) || re.is_match(id))
+    };
     if is_offer_type_scope(&args.scope) {
         let rows = list_offer_types(&api, policy_id).await?;
-        let records: Vec<OfferTypeRecord> =
-            rows.into_iter().filter(|r| matches(&r.scope_value, &r.scope_id)).map(Into::into).collect();
+        let records: Vec<OfferTypeRecord> = rows
+            .into_iter()
+            .filter(|r| matches(&r.scope_value, &r.scope_id))
+            .map(Into::into)
+            .collect();
         output::print(format(global), &records, false)?;
     } else {
         // Any other scope goes to the server as typed, so its answer ("Invalid scope.") is the one shown.
         let items: Items<ProductPolicy> = api
-            .call::<(), _>(Method::GET, &policy_path(policy_id, &["products"]), &[("scope", args.scope.clone())], None)
+            .call::<(), _>(
+                Method::GET,
+                &policy_path(policy_id, &["products"]),
+                &[("scope", args.scope.clone())],
+                None,
+            )
             .await
             .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
-        let records: Vec<ProductRecord> =
-            items.items.into_iter().filter(|r| matches(&r.product_name, &r.product_id)).map(Into::into).collect();
+        let records: Vec<ProductRecord> = items
+            .items
+            .into_iter()
+            .filter(|r| matches(&r.product_name, &r.product_id))
+            .map(Into::into)
+            .collect();
         output::print(format(global), &records, false)?;
     }
     Ok(())
@@ -287,13 +349,23 @@ async fn get_product_policy(global: &GlobalArgs, args: GetProductPolicyArgs) -> 
     let context = retrieve_context(policy_id);
     if let Some(offer) = &args.offer_type {
         let row: OfferTypePolicy = api
-            .call::<(), _>(Method::GET, &policy_path(policy_id, &["offerTypes", offer]), &[], None)
+            .call::<(), _>(
+                Method::GET,
+                &policy_path(policy_id, &["offerTypes", offer]),
+                &[],
+                None,
+            )
             .await
             .map_err(|e| Failure::service(&context, e))?;
         output::print(format(global), &[OfferTypeRecord::from(row)], true)?;
     } else if let Some(product) = &args.product_id {
         let row: ProductPolicy = api
-            .call::<(), _>(Method::GET, &policy_path(policy_id, &["products", product]), &[], None)
+            .call::<(), _>(
+                Method::GET,
+                &policy_path(policy_id, &["products", product]),
+                &[],
+                None,
+            )
             .await
             .map_err(|e| Failure::service(&context, e))?;
         output::print(format(global), &[ProductRecord::from(row)], true)?;
@@ -332,7 +404,12 @@ async fn update_targets(api: &ApiClient, args: &UpdateArgs) -> Result<Vec<Target
     };
     if let Some(offer) = &args.offer_type {
         let row: OfferTypePolicy = api
-            .call::<(), _>(Method::GET, &policy_path(policy_id, &["offerTypes", offer]), &[], None)
+            .call::<(), _>(
+                Method::GET,
+                &policy_path(policy_id, &["offerTypes", offer]),
+                &[],
+                None,
+            )
             .await
             .map_err(|e| Failure::service(&context, e))?;
         return Ok(vec![offer_target(row)]);
@@ -341,7 +418,12 @@ async fn update_targets(api: &ApiClient, args: &UpdateArgs) -> Result<Vec<Target
         let mut targets: Vec<Target> = Vec::new();
         for id in &args.product_id {
             let row: ProductPolicy = api
-                .call::<(), _>(Method::GET, &policy_path(policy_id, &["products", id]), &[], None)
+                .call::<(), _>(
+                    Method::GET,
+                    &policy_path(policy_id, &["products", id]),
+                    &[],
+                    None,
+                )
                 .await
                 .map_err(|e| Failure::service(&context, e))?;
             // A legacy id and its current id name one product: change it once.
@@ -371,7 +453,15 @@ async fn update_targets(api: &ApiClient, args: &UpdateArgs) -> Result<Vec<Target
     if targets.is_empty() {
         return Err(Failure::new(
             EXIT_NOT_FOUND,
-            format!("No {} matches '{}'.", if is_offer_type_scope(&args.scope) { "offer type" } else { "product" }, args.matching.as_deref().unwrap_or("")),
+            format!(
+                "No {} matches '{}'.",
+                if is_offer_type_scope(&args.scope) {
+                    "offer type"
+                } else {
+                    "product"
+                },
+                args.matching.as_deref().unwrap_or("")
+            ),
         ));
     }
     Ok(targets)
@@ -381,7 +471,10 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let answer = read_line(None)?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 async fn update_product_policy(global: &GlobalArgs, args: UpdateArgs) -> Outcome {
@@ -429,20 +522,33 @@ async fn update_product_policy(global: &GlobalArgs, args: UpdateArgs) -> Outcome
             return Err(Failure::new(EXIT_FAILED, "Nothing changed."));
         }
     }
-    let body = UpdatePolicyValue { policy_value: value.clone() };
+    let body = UpdatePolicyValue {
+        policy_value: value.clone(),
+    };
     let mut products = Vec::new();
     let mut offers = Vec::new();
     let mut first_failure: Option<Failure> = None;
     // Explicitly named rows are always written (that pins them, as the module does); rows chosen by
     // --match/--all only when they change.
-    let to_write: Vec<&Target> = if bulk { changing } else { targets.iter().collect() };
+    let to_write: Vec<&Target> = if bulk {
+        changing
+    } else {
+        targets.iter().collect()
+    };
     for t in to_write {
         let segments = policy_path(&policy_id, &[t.collection, &t.id]);
-        let context = format!("Failed to update policy with PolicyId '{policy_id}' for {}", t.label);
+        let context = format!(
+            "Failed to update policy with PolicyId '{policy_id}' for {}",
+            t.label
+        );
         let result = if t.collection == "products" {
-            api.call::<_, ProductPolicy>(Method::PUT, &segments, &[], Some(&body)).await.map(|r| products.push(ProductRecord::from(r)))
+            api.call::<_, ProductPolicy>(Method::PUT, &segments, &[], Some(&body))
+                .await
+                .map(|r| products.push(ProductRecord::from(r)))
         } else {
-            api.call::<_, OfferTypePolicy>(Method::PUT, &segments, &[], Some(&body)).await.map(|r| offers.push(OfferTypeRecord::from(r)))
+            api.call::<_, OfferTypePolicy>(Method::PUT, &segments, &[], Some(&body))
+                .await
+                .map(|r| offers.push(OfferTypeRecord::from(r)))
         };
         if let Err(e) = result {
             let failure = Failure::service(&context, e);
@@ -464,7 +570,11 @@ async fn update_product_policy(global: &GlobalArgs, args: UpdateArgs) -> Outcome
         // Each failure was printed above, one line per row.
         Some(f) => Err(Failure::new(
             f.code,
-            format!("{} of {} changes failed.", targets.len() - products.len() - offers.len(), targets.len()),
+            format!(
+                "{} of {} changes failed.",
+                targets.len() - products.len() - offers.len(),
+                targets.len()
+            ),
         )),
         None => Ok(()),
     }
@@ -474,9 +584,21 @@ async fn set_default_policy(global: &GlobalArgs, args: SetDefaultArgs) -> Outcom
     let api = session(global)?;
     let policy_id = &args.policy.policy_id;
     let policy: Policy = api
-        .call(Method::PATCH, &policy_path(policy_id, &[]), &[], Some(&UpdateDefaultValue { default_value: args.value.clone() }))
+        .call(
+            Method::PATCH,
+            &policy_path(policy_id, &[]),
+            &[],
+            Some(&UpdateDefaultValue {
+                default_value: args.value.clone(),
+            }),
+        )
         .await
-        .map_err(|e| Failure::service(&format!("Failed to update policy with PolicyId '{policy_id}'"), e))?;
+        .map_err(|e| {
+            Failure::service(
+                &format!("Failed to update policy with PolicyId '{policy_id}'"),
+                e,
+            )
+        })?;
     output::print(format(global), &[PolicyRecord::from(policy)], true)?;
     Ok(())
 }
@@ -487,7 +609,12 @@ async fn reset_product_policy(global: &GlobalArgs, args: ResetArgs) -> Outcome {
     let context = format!("Failed to reset policy with PolicyId '{policy_id}'");
     if let Some(offer) = &args.offer_type {
         let row: OfferTypePolicy = api
-            .call::<(), _>(Method::DELETE, &policy_path(policy_id, &["offerTypes", offer]), &[], None)
+            .call::<(), _>(
+                Method::DELETE,
+                &policy_path(policy_id, &["offerTypes", offer]),
+                &[],
+                None,
+            )
             .await
             .map_err(|e| Failure::service(&context, e))?;
         output::print(format(global), &[OfferTypeRecord::from(row)], true)?;
@@ -496,7 +623,12 @@ async fn reset_product_policy(global: &GlobalArgs, args: ResetArgs) -> Outcome {
     let mut records = Vec::new();
     for id in &args.product_id {
         let row: ProductPolicy = api
-            .call::<(), _>(Method::DELETE, &policy_path(policy_id, &["products", id]), &[], None)
+            .call::<(), _>(
+                Method::DELETE,
+                &policy_path(policy_id, &["products", id]),
+                &[],
+                None,
+            )
             .await
             .map_err(|e| Failure::service(&context, e))?;
         records.push(ProductRecord::from(row));
@@ -509,7 +641,12 @@ async fn get_audit_log(global: &GlobalArgs, args: AuditArgs) -> Outcome {
     let api = session(global)?;
     let policy_id = &args.policy.policy_id;
     let mut query: Vec<(&str, String)> = Vec::new();
-    for (k, v) in [("since", &args.since), ("until", &args.until), ("actor", &args.actor), ("productId", &args.product_id)] {
+    for (k, v) in [
+        ("since", &args.since),
+        ("until", &args.until),
+        ("actor", &args.actor),
+        ("productId", &args.product_id),
+    ] {
         if let Some(v) = v {
             query.push((k, v.clone()));
         }
@@ -521,9 +658,19 @@ async fn get_audit_log(global: &GlobalArgs, args: AuditArgs) -> Outcome {
         let mut q = query.clone();
         q.push(("top", (wanted - entries.len()).min(1000).to_string()));
         let page: AuditPage = api
-            .call::<(), _>(Method::GET, &policy_path(policy_id, &["auditLog"]), &q, None)
+            .call::<(), _>(
+                Method::GET,
+                &policy_path(policy_id, &["auditLog"]),
+                &q,
+                None,
+            )
             .await
-            .map_err(|e| Failure::service(&format!("Failed to retrieve the audit log of PolicyId '{policy_id}'"), e))?;
+            .map_err(|e| {
+                Failure::service(
+                    &format!("Failed to retrieve the audit log of PolicyId '{policy_id}'"),
+                    e,
+                )
+            })?;
         entries.extend(page.items.into_iter().map(AuditRecord::from));
         let next = page.next_link.as_deref().and_then(skip_token);
         match next {
@@ -540,11 +687,18 @@ async fn get_audit_log(global: &GlobalArgs, args: AuditArgs) -> Outcome {
 
 fn skip_token(link: &str) -> Option<String> {
     let query = link.split_once('?')?.1;
-    serde_urlencoded_pairs(query).into_iter().find(|(k, _)| k == "skipToken").map(|(_, v)| v)
+    serde_urlencoded_pairs(query)
+        .into_iter()
+        .find(|(k, _)| k == "skipToken")
+        .map(|(_, v)| v)
 }
 
 fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
     reqwest::Url::parse(&format!("http://x/?{query}"))
-        .map(|u| u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -47,12 +47,19 @@ fn unreachable(url: &str, e: reqwest::Error) -> ServiceError {
         detail = format!("{detail}: {s}");
         source = s.source();
     }
-    ServiceError::Unreachable { url: url.to_string(), detail }
+    ServiceError::Unreachable {
+        url: url.to_string(),
+        detail,
+    }
 }
 
 impl ApiClient {
     pub fn new(base: &str, token: &str) -> ApiClient {
-        ApiClient { http: http_client(), base: base.trim_end_matches('/').to_string(), token: token.to_string() }
+        ApiClient {
+            http: http_client(),
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+        }
     }
 
     /// `segments` are the path under the base address, e.g. `["v1.0", "policies", id]`; each is
@@ -69,7 +76,10 @@ impl ApiClient {
             detail: format!("not a valid address ({e}); pass --url http(s)://host:port"),
         })?;
         url.path_segments_mut()
-            .map_err(|_| ServiceError::Unreachable { url: self.base.clone(), detail: "not an http(s) address".into() })?
+            .map_err(|_| ServiceError::Unreachable {
+                url: self.base.clone(),
+                detail: "not an http(s) address".into(),
+            })?
             .pop_if_empty()
             .extend(segments);
         let mut request = self
@@ -83,14 +93,20 @@ impl ApiClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| unreachable(&self.base, e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, e))?;
         decode(response).await
     }
 }
 
 async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ServiceError> {
     let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| ServiceError::Decode(e.to_string()))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ServiceError::Decode(e.to_string()))?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| ServiceError::Decode(e.to_string()));
     }
@@ -98,7 +114,13 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, S
         Ok(body) => body.reason,
         Err(_) => match serde_json::from_slice::<OAuthError>(&bytes) {
             Ok(body) => body.error_description,
-            Err(_) => format!("{status}: {}", String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>()),
+            Err(_) => format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&bytes)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ),
         },
     };
     Err(ServiceError::Status { status, reason })
@@ -112,7 +134,11 @@ pub async fn password_grant(
     username: &str,
     password: &str,
 ) -> Result<TokenResponse, ServiceError> {
-    let url = format!("{}/{}/oauth2/v2.0/token", authority.trim_end_matches('/'), tenant);
+    let url = format!(
+        "{}/{}/oauth2/v2.0/token",
+        authority.trim_end_matches('/'),
+        tenant
+    );
     let scope = format!("{resource}/.default");
     let form = [
         ("grant_type", "password"),

@@ -20,11 +20,23 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalArgs {
     /// Output format [default: table].
-    #[arg(long, short = 'o', global = true, env = "MSCOMMERCE_OUTPUT", value_enum)]
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        env = "MSCOMMERCE_OUTPUT",
+        value_enum
+    )]
     pub output: Option<OutputFormat>,
 
     /// Use this access token instead of the cached sign-in (as the module's -Token does).
-    #[arg(long, global = true, env = "MSCOMMERCE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSCOMMERCE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
 
     /// The service's address [default: the one `connect` used, else http://127.0.0.1:8080].
@@ -222,7 +234,12 @@ pub struct ModuleArgs {
 
 /// `true`/`false` as PowerShell writes them too (`$true`, `$False`), and 1/0, yes/no.
 fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.trim().trim_start_matches('$').to_ascii_lowercase().as_str() {
+    match s
+        .trim()
+        .trim_start_matches('$')
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
         _ => Err(format!("'{s}' is not true or false")),

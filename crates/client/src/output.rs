@@ -28,14 +28,22 @@ pub struct PolicyRecord {
 
 impl From<proto::Policy> for PolicyRecord {
     fn from(p: proto::Policy) -> Self {
-        PolicyRecord { policy_id: p.id, description: p.description, default_value: p.default_value }
+        PolicyRecord {
+            policy_id: p.id,
+            description: p.description,
+            default_value: p.default_value,
+        }
     }
 }
 
 impl Record for PolicyRecord {
     const COLUMNS: &'static [&'static str] = &["PolicyId", "Description", "DefaultValue"];
     fn cells(&self) -> Vec<String> {
-        vec![self.policy_id.clone(), self.description.clone(), self.default_value.clone()]
+        vec![
+            self.policy_id.clone(),
+            self.description.clone(),
+            self.default_value.clone(),
+        ]
     }
 }
 
@@ -60,9 +68,15 @@ impl From<proto::ProductPolicy> for ProductRecord {
 }
 
 impl Record for ProductRecord {
-    const COLUMNS: &'static [&'static str] = &["ProductName", "ProductId", "PolicyValue", "PolicyId"];
+    const COLUMNS: &'static [&'static str] =
+        &["ProductName", "ProductId", "PolicyValue", "PolicyId"];
     fn cells(&self) -> Vec<String> {
-        vec![self.product_name.clone(), self.product_id.clone(), self.policy_value.clone(), self.policy_id.clone()]
+        vec![
+            self.product_name.clone(),
+            self.product_id.clone(),
+            self.policy_value.clone(),
+            self.policy_id.clone(),
+        ]
     }
 }
 
@@ -89,7 +103,8 @@ impl From<proto::OfferTypePolicy> for OfferTypeRecord {
 }
 
 impl Record for OfferTypeRecord {
-    const COLUMNS: &'static [&'static str] = &["ScopeValue", "ScopeId", "PolicyValue", "PolicyId", "Scope"];
+    const COLUMNS: &'static [&'static str] =
+        &["ScopeValue", "ScopeId", "PolicyValue", "PolicyId", "Scope"];
     fn cells(&self) -> Vec<String> {
         vec![
             self.scope_value.clone(),
@@ -182,7 +197,11 @@ pub fn print<R: Record>(format: OutputFormat, records: &[R], single: bool) -> an
             if records.is_empty() {
                 return Ok(());
             }
-            write!(out, "{}", table(R::COLUMNS, records.iter().map(Record::cells).collect()))?;
+            write!(
+                out,
+                "{}",
+                table(R::COLUMNS, records.iter().map(Record::cells).collect())
+            )?;
         }
     }
     Ok(())
@@ -209,7 +228,12 @@ fn table(columns: &[&str], rows: Vec<Vec<String>>) -> String {
     };
     let mut text = String::from("\n");
     text += &line(columns.iter().map(|c| c.to_string()).collect());
-    text += &line(columns.iter().map(|c| "-".repeat(c.chars().count())).collect());
+    text += &line(
+        columns
+            .iter()
+            .map(|c| "-".repeat(c.chars().count()))
+            .collect(),
+    );
     for row in rows {
         text += &line(row);
     }
@@ -223,7 +247,13 @@ mod tests {
 
     #[test]
     fn table_pads_columns_like_format_table() {
-        let t = table(&["A", "Long"], vec![vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]]);
+        let t = table(
+            &["A", "Long"],
+            vec![
+                vec!["xyz".into(), "1".into()],
+                vec!["q".into(), "22".into()],
+            ],
+        );
         assert_eq!(t, "\nA   Long\n-   ----\nxyz 1\nq   22\n\n");
     }
 }

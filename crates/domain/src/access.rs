@@ -143,7 +143,10 @@ mod tests {
             Some(Role::GlobalAdministrator)
         );
         assert_eq!(Role::parse("global reader"), Some(Role::GlobalReader));
-        assert_eq!(Role::parse("BillingAdministrator"), Some(Role::BillingAdministrator));
+        assert_eq!(
+            Role::parse("BillingAdministrator"),
+            Some(Role::BillingAdministrator)
+        );
         assert_eq!(Role::parse("root"), None);
     }
 

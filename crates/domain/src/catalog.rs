@@ -76,7 +76,9 @@ pub enum LookupError {
     UnknownPolicy(String),
     #[error("Product '{0}' was not found. List the products with GET /v1.0/policies/AllowSelfServicePurchase/products.")]
     UnknownProduct(String),
-    #[error("Product '{id}' ({name}) is retired: it is no longer offered for self-service purchase.")]
+    #[error(
+        "Product '{id}' ({name}) is retired: it is no longer offered for self-service purchase."
+    )]
     RetiredProduct { id: String, name: String },
     #[error("Offer type '{0}' was not found. Known offer types: {1}.")]
     UnknownOfferType(String, String),
@@ -200,8 +202,14 @@ mod tests {
         assert_eq!(c.active_products().count(), 17);
         assert_eq!(c.offer_types().len(), 4);
         let first = c.active_products().next().unwrap();
-        assert_eq!((first.id.as_str(), first.name.as_str()), ("CFQ7TTC0N8SS", "Clipchamp Premium"));
-        assert_eq!(c.policy("allowselfservicepurchase").unwrap().default_value, "Enabled");
+        assert_eq!(
+            (first.id.as_str(), first.name.as_str()),
+            ("CFQ7TTC0N8SS", "Clipchamp Premium")
+        );
+        assert_eq!(
+            c.policy("allowselfservicepurchase").unwrap().default_value,
+            "Enabled"
+        );
     }
 
     #[test]
@@ -224,7 +232,10 @@ mod tests {
                 name: "Windows 365 Enterprise".into()
             })
         );
-        assert!(matches!(c.product("NOPE"), Err(LookupError::UnknownProduct(_))));
+        assert!(matches!(
+            c.product("NOPE"),
+            Err(LookupError::UnknownProduct(_))
+        ));
     }
 
     #[test]
@@ -232,7 +243,10 @@ mod tests {
         let c = Catalog::embedded();
         assert_eq!(c.offer_type("saas").unwrap().id, "SaaS");
         let err = c.offer_type("Widgets").unwrap_err().to_string();
-        assert!(err.contains("SaaS, POWERBIVISUALS, DYNAMICSCE, DYNAMICSBC"), "{err}");
+        assert!(
+            err.contains("SaaS, POWERBIVISUALS, DYNAMICSCE, DYNAMICSBC"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -249,15 +263,24 @@ mod tests {
             trial_without_payment_method = false
             legacy_ids = ["a"]
         "#;
-        assert!(matches!(Catalog::from_toml(text), Err(CatalogError::Duplicate(_))));
+        assert!(matches!(
+            Catalog::from_toml(text),
+            Err(CatalogError::Duplicate(_))
+        ));
     }
 
     #[test]
     fn embedded_catalog_is_the_spec_catalog() {
         // The binary ships a copy of shared/spec/catalog.toml; keep the two in sync.
-        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/catalog.toml");
+        let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/spec/catalog.toml");
         if let Ok(text) = std::fs::read_to_string(&spec) {
-            assert_eq!(text, EMBEDDED_CATALOG, "crates/domain/data/catalog.toml differs from {}", spec.display());
+            assert_eq!(
+                text,
+                EMBEDDED_CATALOG,
+                "crates/domain/data/catalog.toml differs from {}",
+                spec.display()
+            );
         }
     }
 }

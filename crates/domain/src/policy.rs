@@ -192,7 +192,10 @@ mod tests {
     #[test]
     fn trials_only_default_is_disabled_where_there_is_no_free_trial() {
         let d = PolicyValue::OnlyTrialsWithoutPaymentMethod;
-        assert_eq!(effective_value(None, d, false), (PolicyValue::Disabled, true));
+        assert_eq!(
+            effective_value(None, d, false),
+            (PolicyValue::Disabled, true)
+        );
         assert_eq!(effective_value(None, d, true), (d, true));
     }
 
@@ -207,14 +210,19 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("Microsoft 365 Copilot (CFQ7TTC0MM8R)"), "{err}");
+        assert!(
+            err.contains("Microsoft 365 Copilot (CFQ7TTC0MM8R)"),
+            "{err}"
+        );
         assert!(err.contains("Teams Exploratory (CFQ7TTC0J1FV)"), "{err}");
         assert!(!err.contains("Power BI Pro"), "{err}");
         let teams = catalog.product("CFQ7TTC0J1FV").unwrap();
-        assert!(
-            validate_product_value(&catalog, teams, PolicyValue::OnlyTrialsWithoutPaymentMethod)
-                .is_ok()
-        );
+        assert!(validate_product_value(
+            &catalog,
+            teams,
+            PolicyValue::OnlyTrialsWithoutPaymentMethod
+        )
+        .is_ok());
         assert!(validate_product_value(&catalog, copilot, PolicyValue::Disabled).is_ok());
     }
 

@@ -113,7 +113,14 @@ mod tests {
         let u = Upn::parse(" Admin@Contoso.Example ").unwrap();
         assert_eq!(u.as_str(), "admin@contoso.example");
         assert_eq!(u.domain(), "contoso.example");
-        for bad in ["admin", "@contoso.example", "a@b", "a@b@c.d", "a b@c.d", "a@.c"] {
+        for bad in [
+            "admin",
+            "@contoso.example",
+            "a@b",
+            "a@b@c.d",
+            "a b@c.d",
+            "a@.c",
+        ] {
             assert!(Upn::parse(bad).is_err(), "{bad}");
         }
     }

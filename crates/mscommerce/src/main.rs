@@ -32,7 +32,10 @@ enum TopCommand {
 fn main() -> ExitCode {
     let command = Cli::command();
     let argv = client::argv::normalize(&command, std::env::args_os().collect());
-    let cli = match command.try_get_matches_from(argv).and_then(|m| Cli::from_arg_matches(&m)) {
+    let cli = match command
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help and version to stdout with status 0, usage errors with status 2.
@@ -55,6 +58,8 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        TopCommand::Client(command) => ExitCode::from(runtime.block_on(client::run(cli.global, command))),
+        TopCommand::Client(command) => {
+            ExitCode::from(runtime.block_on(client::run(cli.global, command)))
+        }
     }
 }

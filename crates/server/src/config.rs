@@ -87,10 +87,12 @@ impl Config {
     pub fn resolve(args: &ServerArgs) -> anyhow::Result<Config> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-                toml::from_str::<FileConfig>(&text)
-                    .with_context(|| format!("the configuration file {} is not valid", path.display()))?
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the configuration file {}", path.display())
+                })?;
+                toml::from_str::<FileConfig>(&text).with_context(|| {
+                    format!("the configuration file {} is not valid", path.display())
+                })?
             }
             None => FileConfig::default(),
         };
@@ -99,11 +101,10 @@ impl Config {
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("mscommerce-data"));
-        let database = args
-            .database
-            .clone()
-            .or(file.database)
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mscommerce.db").display()));
+        let database =
+            args.database.clone().or(file.database).unwrap_or_else(|| {
+                format!("sqlite://{}", data_dir.join("mscommerce.db").display())
+            });
         let default_value = args
             .default_value
             .clone()
@@ -124,7 +125,11 @@ impl Config {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir,
             database,
-            public_url: args.public_url.clone().or(file.public_url).map(|u| u.trim_end_matches('/').to_string()),
+            public_url: args
+                .public_url
+                .clone()
+                .or(file.public_url)
+                .map(|u| u.trim_end_matches('/').to_string()),
             resource_id: args
                 .resource_id
                 .clone()

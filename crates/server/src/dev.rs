@@ -53,11 +53,36 @@ struct DemoUser {
 }
 
 const CONTOSO_USERS: &[DemoUser] = &[
-    DemoUser { name: "admin", display_name: "Contoso Admin", user_type: UserType::Member, roles: &[Role::GlobalAdministrator] },
-    DemoUser { name: "billing", display_name: "Contoso Billing", user_type: UserType::Member, roles: &[Role::BillingAdministrator] },
-    DemoUser { name: "reader", display_name: "Contoso Reader", user_type: UserType::Member, roles: &[Role::GlobalReader] },
-    DemoUser { name: "user", display_name: "Contoso User", user_type: UserType::Member, roles: &[] },
-    DemoUser { name: "guest", display_name: "Contoso Guest", user_type: UserType::Guest, roles: &[] },
+    DemoUser {
+        name: "admin",
+        display_name: "Contoso Admin",
+        user_type: UserType::Member,
+        roles: &[Role::GlobalAdministrator],
+    },
+    DemoUser {
+        name: "billing",
+        display_name: "Contoso Billing",
+        user_type: UserType::Member,
+        roles: &[Role::BillingAdministrator],
+    },
+    DemoUser {
+        name: "reader",
+        display_name: "Contoso Reader",
+        user_type: UserType::Member,
+        roles: &[Role::GlobalReader],
+    },
+    DemoUser {
+        name: "user",
+        display_name: "Contoso User",
+        user_type: UserType::Member,
+        roles: &[],
+    },
+    DemoUser {
+        name: "guest",
+        display_name: "Contoso Guest",
+        user_type: UserType::Guest,
+        roles: &[],
+    },
 ];
 
 const FABRIKAM_USERS: &[DemoUser] = &[DemoUser {
@@ -73,7 +98,10 @@ pub fn credentials_path(data_dir: &Path) -> PathBuf {
 
 /// Creates the demo data unless an earlier start did. Answers the credentials JSON when it was
 /// created now (to be printed once), `None` when it already existed.
-pub async fn ensure_demo_data(store: &dyn Store, data_dir: &Path) -> anyhow::Result<Option<String>> {
+pub async fn ensure_demo_data(
+    store: &dyn Store,
+    data_dir: &Path,
+) -> anyhow::Result<Option<String>> {
     if store.meta(SEEDED_KEY).await?.is_some() {
         return Ok(None);
     }
@@ -117,7 +145,11 @@ pub async fn ensure_demo_data(store: &dyn Store, data_dir: &Path) -> anyhow::Res
                 upn: upn.to_string(),
                 password,
                 user_type: u.user_type.as_str().into(),
-                roles: u.roles.iter().map(|r| r.display_name().to_string()).collect(),
+                roles: u
+                    .roles
+                    .iter()
+                    .map(|r| r.display_name().to_string())
+                    .collect(),
             });
         }
         tenants.push(DevTenant {
@@ -147,7 +179,9 @@ pub async fn ensure_demo_data(store: &dyn Store, data_dir: &Path) -> anyhow::Res
         .await?;
     let json = serde_json::to_string_pretty(&credentials)?;
     write_private_file(&credentials_path(data_dir), &json)?;
-    store.set_meta(SEEDED_KEY, &store::timestamp(chrono::Utc::now())).await?;
+    store
+        .set_meta(SEEDED_KEY, &store::timestamp(chrono::Utc::now()))
+        .await?;
     Ok(Some(json))
 }
 

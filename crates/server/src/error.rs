@@ -21,7 +21,10 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error("{reason}")]
-    PreconditionFailed { reason: String, current_etag: String },
+    PreconditionFailed {
+        reason: String,
+        current_etag: String,
+    },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -107,14 +110,18 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let mut response = (
             status,
-            Json(ErrorBody { error_code: self.error_code().to_string(), reason }),
+            Json(ErrorBody {
+                error_code: self.error_code().to_string(),
+                reason,
+            }),
         )
             .into_response();
         match &self {
             ApiError::Unauthorized(_) => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
             }
             ApiError::PreconditionFailed { current_etag, .. } => {
                 if let Ok(v) = HeaderValue::from_str(current_etag) {

@@ -69,7 +69,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr()?;
-    let issuer_base = config.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let issuer_base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
     let ctx = ApiContext {
         store,
         catalog: Arc::new(Catalog::embedded()),
@@ -85,10 +88,18 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 
     let mut out = std::io::stdout().lock();
     if let Some(json) = dev_credentials {
-        writeln!(out, "Demo tenants created. Their credentials (shown once, kept in {}):", dev::credentials_path(&config.data_dir).display())?;
+        writeln!(
+            out,
+            "Demo tenants created. Their credentials (shown once, kept in {}):",
+            dev::credentials_path(&config.data_dir).display()
+        )?;
         writeln!(out, "{json}")?;
     } else if config.dev {
-        writeln!(out, "Demo tenants: credentials in {}", dev::credentials_path(&config.data_dir).display())?;
+        writeln!(
+            out,
+            "Demo tenants: credentials in {}",
+            dev::credentials_path(&config.data_dir).display()
+        )?;
     }
     writeln!(out, "mscommerce listening on {issuer_base}")?;
     out.flush()?;
@@ -116,7 +127,9 @@ fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 /// A database URL without its password, for logs.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
         _ => url.to_string(),
     }
 }
@@ -128,7 +141,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

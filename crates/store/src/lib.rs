@@ -65,8 +65,12 @@ pub trait Store: Send + Sync + 'static {
         fallback_default: PolicyValue,
     ) -> Result<bool>;
 
-    async fn audit_log(&self, tenant_id: Uuid, policy_id: &str, query: &AuditQuery)
-        -> Result<Vec<AuditRecord>>;
+    async fn audit_log(
+        &self,
+        tenant_id: Uuid,
+        policy_id: &str,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditRecord>>;
 
     /// Stores `candidate` if there is no signing key yet, and answers all keys, oldest first.
     async fn ensure_signing_key(&self, candidate: SigningKey) -> Result<Vec<SigningKey>>;

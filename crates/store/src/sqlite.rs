@@ -68,10 +68,11 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 async fn load_domains(pool: &SqlitePool, tenant_id: &str) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT domain FROM tenant_domains WHERE tenant_id = $1 ORDER BY position")
-        .bind(tenant_id)
-        .fetch_all(pool)
-        .await?;
+    let rows =
+        sqlx::query("SELECT domain FROM tenant_domains WHERE tenant_id = $1 ORDER BY position")
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await?;
     Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
 }
 
@@ -82,7 +83,8 @@ async fn tenant_from_row(pool: &SqlitePool, row: &SqliteRow) -> Result<Tenant> {
         id: parse_uuid(&id)?,
         display_name: row.get("display_name"),
         domains: load_domains(pool, &id).await?,
-        tenant_type: TenantType::from_str(&tenant_type).map_err(|_| corrupt("tenant type", &tenant_type))?,
+        tenant_type: TenantType::from_str(&tenant_type)
+            .map_err(|_| corrupt("tenant type", &tenant_type))?,
         country: row.get("country"),
     })
 }
@@ -128,7 +130,12 @@ async fn read_default(
             modified_at: Some(r.get("modified_at")),
             modified_by: Some(r.get("modified_by")),
         },
-        None => TenantDefault { value: fallback, version: 0, modified_at: None, modified_by: None },
+        None => TenantDefault {
+            value: fallback,
+            version: 0,
+            modified_at: None,
+            modified_by: None,
+        },
     })
 }
 
@@ -187,19 +194,21 @@ impl Store for SqliteStore {
             }
         })?;
         for (position, domain) in t.domains.iter().enumerate() {
-            sqlx::query("INSERT INTO tenant_domains (domain, tenant_id, position) VALUES ($1, $2, $3)")
-                .bind(domain)
-                .bind(&id)
-                .bind(position as i64)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!("the domain {domain} belongs to another tenant"))
-                    } else {
-                        e.into()
-                    }
-                })?;
+            sqlx::query(
+                "INSERT INTO tenant_domains (domain, tenant_id, position) VALUES ($1, $2, $3)",
+            )
+            .bind(domain)
+            .bind(&id)
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("the domain {domain} belongs to another tenant"))
+                } else {
+                    e.into()
+                }
+            })?;
         }
         tx.commit().await?;
         Ok(t)
@@ -224,9 +233,11 @@ impl Store for SqliteStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query("SELECT id, display_name, tenant_type, country FROM tenants ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, display_name, tenant_type, country FROM tenants ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             out.push(tenant_from_row(&self.pool, r).await?);
@@ -235,7 +246,12 @@ impl Store for SqliteStore {
     }
 
     async fn create_user(&self, u: NewUser) -> Result<User> {
-        let roles = u.roles.iter().map(|r| r.template_id()).collect::<Vec<_>>().join(",");
+        let roles = u
+            .roles
+            .iter()
+            .map(|r| r.template_id())
+            .collect::<Vec<_>>()
+            .join(",");
         sqlx::query(
             "INSERT INTO users (tenant_id, id, upn, display_name, user_type, roles, password_hash, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -294,7 +310,11 @@ impl Store for SqliteStore {
                 Ok(StoredValue {
                     scope: parse_scope(r.get("scope"))?,
                     target_id: r.get("target_id"),
-                    value: r.get::<Option<String>, _>("value").as_deref().map(parse_value).transpose()?,
+                    value: r
+                        .get::<Option<String>, _>("value")
+                        .as_deref()
+                        .map(parse_value)
+                        .transpose()?,
                     version: r.get("version"),
                     modified_at: r.get("modified_at"),
                     modified_by: r.get("modified_by"),
@@ -325,7 +345,10 @@ impl Store for SqliteStore {
         .await?;
         let (old_explicit, version) = match &current {
             Some(r) => (
-                r.get::<Option<String>, _>("value").as_deref().map(parse_value).transpose()?,
+                r.get::<Option<String>, _>("value")
+                    .as_deref()
+                    .map(parse_value)
+                    .transpose()?,
                 r.get::<i64, _>("version"),
             ),
             None => (None, 0),
@@ -359,7 +382,11 @@ impl Store for SqliteStore {
         .bind(&change.actor)
         .execute(&mut *tx)
         .await?;
-        let action = if write.value.is_some() { "set" } else { "reset" };
+        let action = if write.value.is_some() {
+            "set"
+        } else {
+            "reset"
+        };
         insert_audit(
             &mut tx,
             change,
@@ -409,13 +436,27 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if default.value != value {
-            insert_audit(&mut tx, change, "tenantDefault", None, default.value, value, "setDefault").await?;
+            insert_audit(
+                &mut tx,
+                change,
+                "tenantDefault",
+                None,
+                default.value,
+                value,
+                "setDefault",
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(default.value != value)
     }
 
-    async fn audit_log(&self, tenant_id: Uuid, policy_id: &str, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
+    async fn audit_log(
+        &self,
+        tenant_id: Uuid,
+        policy_id: &str,
+        q: &AuditQuery,
+    ) -> Result<Vec<AuditRecord>> {
         let rows = sqlx::query(
             "SELECT * FROM audit_log
              WHERE tenant_id = $1 AND policy_id = $2
@@ -458,7 +499,9 @@ impl Store for SqliteStore {
 
     async fn ensure_signing_key(&self, candidate: SigningKey) -> Result<Vec<SigningKey>> {
         let mut tx = self.write_tx().await?;
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys").fetch_one(&mut *tx).await?;
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys")
+            .fetch_one(&mut *tx)
+            .await?;
         if count == 0 {
             sqlx::query(
                 "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -502,11 +545,13 @@ impl Store for SqliteStore {
     }
 
     async fn service_credential(&self, kind: &str, id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT secret_hash FROM service_credentials WHERE kind = $1 AND id = $2")
-            .bind(kind)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT secret_hash FROM service_credentials WHERE kind = $1 AND id = $2",
+        )
+        .bind(kind)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>> {

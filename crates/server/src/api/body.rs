@@ -4,17 +4,32 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::Json;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
 /// The body of a write, checked after authorisation so that a caller without the right role
 /// learns that first. `expected` shows the right shape in the error.
-pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, expected: &str) -> Result<T, ApiError> {
+/// Only a JSON object is accepted: serde would otherwise read `["Disabled"]` as a struct too.
+pub fn json_body<T: DeserializeOwned>(
+    body: Result<Json<Value>, JsonRejection>,
+    expected: &str,
+) -> Result<T, ApiError> {
     match body {
-        Ok(Json(v)) => Ok(v),
-        Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType(format!(
-            "The body must be JSON sent with 'Content-Type: application/json', shaped {expected}."
+        Ok(Json(v)) if v.is_object() => serde_json::from_value(v).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "The body does not have the expected shape ({e}); send {expected}."
+            ))
+        }),
+        Ok(Json(_)) => Err(ApiError::BadRequest(format!(
+            "The body must be a JSON object: send {expected}."
         ))),
+        Err(JsonRejection::MissingJsonContentType(_)) => {
+            Err(ApiError::UnsupportedMediaType(format!(
+            "The body must be JSON sent with 'Content-Type: application/json', shaped {expected}."
+        )))
+        }
         Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!(
             "The body is not valid JSON ({}); send {expected}.",
             e.body_text()
@@ -26,7 +41,10 @@ pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, expected: &str) -> Res
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge(
             format!("The body is too large; send {expected}, at most 64 KiB."),
         )),
-        Err(e) => Err(ApiError::BadRequest(format!("The body could not be read ({}); send {expected}.", e.body_text()))),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "The body could not be read ({}); send {expected}.",
+            e.body_text()
+        ))),
     }
 }
 

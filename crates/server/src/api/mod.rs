@@ -40,7 +40,9 @@ fn policy_routes() -> Router<ApiContext> {
         )
         .route(
             "/policies/{policy_id}/offerTypes/{offer_type}",
-            get(get_offer_type).put(put_offer_type).delete(delete_offer_type),
+            get(get_offer_type)
+                .put(put_offer_type)
+                .delete(delete_offer_type),
         )
         .route("/policies/{policy_id}/auditLog", get(audit_log))
 }
@@ -52,9 +54,15 @@ pub fn router(ctx: ApiContext) -> Router {
         .nest("/v1.0", api.clone())
         .nest("/v1", api)
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
-        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(token::openid_configuration))
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(token::openid_configuration),
+        )
         .route("/{tenant}/discovery/v2.0/keys", get(token::jwks))
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -71,7 +79,11 @@ async fn readyz(State(ctx): State<ApiContext>) -> Response {
         Ok(_) => Json(serde_json::json!({"status": "ready"})).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "database unavailable"}))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "database unavailable"})),
+            )
+                .into_response()
         }
     }
 }
@@ -94,10 +106,14 @@ async fn method_not_allowed(request: Request) -> ApiError {
 
 /// A correlation id the caller sent is echoed if it is reasonable text; anything else is refused.
 fn supplied_correlation_id(value: &HeaderValue) -> Result<String, String> {
-    let text = value.to_str().map_err(|_| "x-ms-correlation-id must be ASCII text".to_string())?;
+    let text = value
+        .to_str()
+        .map_err(|_| "x-ms-correlation-id must be ASCII text".to_string())?;
     let ok = !text.is_empty()
         && text.len() <= 128
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
     if ok {
         Ok(text.to_string())
     } else {
@@ -107,7 +123,10 @@ fn supplied_correlation_id(value: &HeaderValue) -> Result<String, String> {
 
 async fn correlate_and_log(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let supplied = request.headers().get(CORRELATION_HEADER).map(supplied_correlation_id);
+    let supplied = request
+        .headers()
+        .get(CORRELATION_HEADER)
+        .map(supplied_correlation_id);
     let (id, refusal) = match supplied {
         Some(Ok(id)) => (id, None),
         Some(Err(why)) => (uuid::Uuid::new_v4().to_string(), Some(why)),
@@ -128,7 +147,11 @@ async fn correlate_and_log(mut request: Request, next: Next) -> Response {
     }
     let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request")
+        tracing::info!(
+            status,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        )
     });
     response
 }

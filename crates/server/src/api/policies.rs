@@ -11,6 +11,7 @@ use axum::{Extension, Json};
 use domain::{validate_offer_type_value, validate_product_value, PolicyDef, PolicyValue, Scope};
 use proto::{AuditEntry, AuditPage, Items, Policy, UpdateDefaultValue, UpdatePolicyValue};
 use serde::Deserialize;
+use serde_json::Value;
 use store::{AuditQuery, ChangeContext, PolicySnapshot, ValueWrite};
 
 use super::body::{json_body, query_rejection};
@@ -20,8 +21,10 @@ use crate::auth::caller::Caller;
 use crate::error::ApiError;
 use crate::state::ApiContext;
 
-const VALUE_BODY: &str = r#"{"policyValue": "Enabled" | "OnlyTrialsWithoutPaymentMethod" | "Disabled"}"#;
-const DEFAULT_BODY: &str = r#"{"defaultValue": "Enabled" | "OnlyTrialsWithoutPaymentMethod" | "Disabled"}"#;
+const VALUE_BODY: &str =
+    r#"{"policyValue": "Enabled" | "OnlyTrialsWithoutPaymentMethod" | "Disabled"}"#;
+const DEFAULT_BODY: &str =
+    r#"{"defaultValue": "Enabled" | "OnlyTrialsWithoutPaymentMethod" | "Disabled"}"#;
 
 fn with_etag<T: serde::Serialize>(row: T, etag: &str) -> Response {
     let mut response = Json(row).into_response();
@@ -35,21 +38,29 @@ fn if_match(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     headers
         .get(header::IF_MATCH)
         .map(|v| {
-            v.to_str()
-                .map(str::to_string)
-                .map_err(|_| ApiError::BadRequest("If-Match must be the ETag of the row, as text.".into()))
+            v.to_str().map(str::to_string).map_err(|_| {
+                ApiError::BadRequest("If-Match must be the ETag of the row, as text.".into())
+            })
         })
         .transpose()
 }
 
-async fn snapshot(ctx: &ApiContext, caller: &Caller, policy: &PolicyDef) -> Result<PolicySnapshot, ApiError> {
+async fn snapshot(
+    ctx: &ApiContext,
+    caller: &Caller,
+    policy: &PolicyDef,
+) -> Result<PolicySnapshot, ApiError> {
     Ok(ctx
         .store
         .policy_snapshot(caller.tenant.id, &policy.id, ctx.fallback_default(policy))
         .await?)
 }
 
-fn change_context(caller: &Caller, policy: &PolicyDef, correlation: &CorrelationId) -> ChangeContext {
+fn change_context(
+    caller: &Caller,
+    policy: &PolicyDef,
+    correlation: &CorrelationId,
+) -> ChangeContext {
     ChangeContext {
         tenant_id: caller.tenant.id,
         policy_id: policy.id.clone(),
@@ -72,7 +83,10 @@ fn parse_value(raw: &str) -> Result<PolicyValue, ApiError> {
     raw.parse::<PolicyValue>().map_err(ApiError::from)
 }
 
-pub async fn list_policies(State(ctx): State<ApiContext>, caller: Caller) -> Result<Json<Items<Policy>>, ApiError> {
+pub async fn list_policies(
+    State(ctx): State<ApiContext>,
+    caller: Caller,
+) -> Result<Json<Items<Policy>>, ApiError> {
     caller.require_read()?;
     let mut items = Vec::new();
     for policy in ctx.catalog.policies() {
@@ -90,7 +104,10 @@ pub async fn get_policy(
     caller.require_read()?;
     let policy = ctx.catalog.policy(&policy_id)?;
     let snap = snapshot(&ctx, &caller, policy).await?;
-    Ok(with_etag(policy_body(policy, &snap), &domain::row_etag(snap.default.version, 0)))
+    Ok(with_etag(
+        policy_body(policy, &snap),
+        &domain::row_etag(snap.default.version, 0),
+    ))
 }
 
 pub async fn patch_policy(
@@ -99,19 +116,27 @@ pub async fn patch_policy(
     Extension(correlation): Extension<CorrelationId>,
     Path(policy_id): Path<String>,
     headers: HeaderMap,
-    body: Result<Json<UpdateDefaultValue>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require_write_default()?;
     let policy = ctx.catalog.policy(&policy_id)?;
-    let body = json_body(body, DEFAULT_BODY)?;
+    let body: UpdateDefaultValue = json_body(body, DEFAULT_BODY)?;
     let value = parse_value(&body.default_value)?;
     let change = change_context(&caller, policy, &correlation);
     let precondition = if_match(&headers)?;
     ctx.store
-        .set_default(&change, value, precondition.as_deref(), ctx.fallback_default(policy))
+        .set_default(
+            &change,
+            value,
+            precondition.as_deref(),
+            ctx.fallback_default(policy),
+        )
         .await?;
     let snap = snapshot(&ctx, &caller, policy).await?;
-    Ok(with_etag(policy_body(policy, &snap), &domain::row_etag(snap.default.version, 0)))
+    Ok(with_etag(
+        policy_body(policy, &snap),
+        &domain::row_etag(snap.default.version, 0),
+    ))
 }
 
 pub async fn list_products(
@@ -131,11 +156,20 @@ pub async fn list_products(
     let snap = snapshot(&ctx, &caller, policy).await?;
     Ok(match scope {
         Scope::Product => Json(Items {
-            items: ctx.catalog.active_products().map(|p| product_row(&policy.id, p, &snap).0).collect(),
+            items: ctx
+                .catalog
+                .active_products()
+                .map(|p| product_row(&policy.id, p, &snap).0)
+                .collect(),
         })
         .into_response(),
         Scope::OfferType => Json(Items {
-            items: ctx.catalog.offer_types().iter().map(|o| offer_type_row(&policy.id, o, &snap).0).collect(),
+            items: ctx
+                .catalog
+                .offer_types()
+                .iter()
+                .map(|o| offer_type_row(&policy.id, o, &snap).0)
+                .collect(),
         })
         .into_response(),
     })
@@ -161,14 +195,15 @@ async fn write_product(
     correlation: CorrelationId,
     (policy_id, product_id): (String, String),
     headers: HeaderMap,
-    body: Option<Result<Json<UpdatePolicyValue>, JsonRejection>>,
+    body: Option<Result<Json<Value>, JsonRejection>>,
 ) -> Result<Response, ApiError> {
     caller.require_write()?;
     let policy = ctx.catalog.policy(&policy_id)?;
     let product = ctx.catalog.product(&product_id)?;
     let value = match body {
         Some(body) => {
-            let value = parse_value(&json_body(body, VALUE_BODY)?.policy_value)?;
+            let body: UpdatePolicyValue = json_body(body, VALUE_BODY)?;
+            let value = parse_value(&body.policy_value)?;
             validate_product_value(&ctx.catalog, product, value)?;
             Some(value)
         }
@@ -183,7 +218,11 @@ async fn write_product(
         if_match: if_match(&headers)?,
     };
     ctx.store
-        .set_value(&change_context(&caller, policy, &correlation), &write, ctx.fallback_default(policy))
+        .set_value(
+            &change_context(&caller, policy, &correlation),
+            &write,
+            ctx.fallback_default(policy),
+        )
         .await?;
     let snap = snapshot(&ctx, &caller, policy).await?;
     let (row, etag) = product_row(&policy.id, product, &snap);
@@ -196,7 +235,7 @@ pub async fn put_product(
     Extension(correlation): Extension<CorrelationId>,
     Path(ids): Path<(String, String)>,
     headers: HeaderMap,
-    body: Result<Json<UpdatePolicyValue>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     write_product(ctx, caller, correlation, ids, headers, Some(body)).await
 }
@@ -230,14 +269,16 @@ async fn write_offer_type(
     correlation: CorrelationId,
     (policy_id, offer_type): (String, String),
     headers: HeaderMap,
-    body: Option<Result<Json<UpdatePolicyValue>, JsonRejection>>,
+    body: Option<Result<Json<Value>, JsonRejection>>,
 ) -> Result<Response, ApiError> {
     caller.require_write()?;
     let policy = ctx.catalog.policy(&policy_id)?;
     let offer = ctx.catalog.offer_type(&offer_type)?;
     let value = match body {
         Some(body) => {
-            let value = parse_value(&json_body(body, r#"{"policyValue": "Enabled" | "Disabled"}"#)?.policy_value)?;
+            let body: UpdatePolicyValue =
+                json_body(body, r#"{"policyValue": "Enabled" | "Disabled"}"#)?;
+            let value = parse_value(&body.policy_value)?;
             validate_offer_type_value(&offer.id, value)?;
             Some(value)
         }
@@ -252,7 +293,11 @@ async fn write_offer_type(
         if_match: if_match(&headers)?,
     };
     ctx.store
-        .set_value(&change_context(&caller, policy, &correlation), &write, ctx.fallback_default(policy))
+        .set_value(
+            &change_context(&caller, policy, &correlation),
+            &write,
+            ctx.fallback_default(policy),
+        )
         .await?;
     let snap = snapshot(&ctx, &caller, policy).await?;
     let (row, etag) = offer_type_row(&policy.id, offer, &snap);
@@ -265,7 +310,7 @@ pub async fn put_offer_type(
     Extension(correlation): Extension<CorrelationId>,
     Path(ids): Path<(String, String)>,
     headers: HeaderMap,
-    body: Result<Json<UpdatePolicyValue>, JsonRejection>,
+    body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     write_offer_type(ctx, caller, correlation, ids, headers, Some(body)).await
 }
@@ -291,14 +336,19 @@ pub struct AuditParams {
     skip_token: Option<i64>,
 }
 
-const AUDIT_PARAMS: &str = "since, until (RFC 3339 times or dates), actor, productId, top (1-1000), skipToken";
+const AUDIT_PARAMS: &str =
+    "since, until (RFC 3339 times or dates), actor, productId, top (1-1000), skipToken";
 
 fn parse_time(name: &str, raw: &str, end_of_day: bool) -> Result<String, ApiError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
         return Ok(store::timestamp(t.with_timezone(&chrono::Utc)));
     }
     if let Ok(d) = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let t = if end_of_day { d.and_hms_milli_opt(23, 59, 59, 999) } else { d.and_hms_opt(0, 0, 0) };
+        let t = if end_of_day {
+            d.and_hms_milli_opt(23, 59, 59, 999)
+        } else {
+            d.and_hms_opt(0, 0, 0)
+        };
         if let Some(t) = t {
             return Ok(store::timestamp(t.and_utc()));
         }
@@ -319,23 +369,43 @@ pub async fn audit_log(
     let Query(params) = query.map_err(|e| query_rejection(e, AUDIT_PARAMS))?;
     let limit = params.top.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("top {limit} is out of range: use 1 to 1000.")));
+        return Err(ApiError::BadRequest(format!(
+            "top {limit} is out of range: use 1 to 1000."
+        )));
     }
     // A product named by a legacy id, or a retired one, still finds its history.
-    let target_id = params.product_id.as_deref().map(|id| match ctx.catalog.product(id) {
-        Ok(p) => p.id.clone(),
-        Err(domain::LookupError::RetiredProduct { id, .. }) => id,
-        Err(_) => ctx.catalog.offer_type(id).map(|o| o.id.clone()).unwrap_or_else(|_| id.to_ascii_uppercase()),
-    });
+    let target_id = params
+        .product_id
+        .as_deref()
+        .map(|id| match ctx.catalog.product(id) {
+            Ok(p) => p.id.clone(),
+            Err(domain::LookupError::RetiredProduct { id, .. }) => id,
+            Err(_) => ctx
+                .catalog
+                .offer_type(id)
+                .map(|o| o.id.clone())
+                .unwrap_or_else(|_| id.to_ascii_uppercase()),
+        });
     let query = AuditQuery {
-        since: params.since.as_deref().map(|s| parse_time("since", s, false)).transpose()?,
-        until: params.until.as_deref().map(|s| parse_time("until", s, true)).transpose()?,
+        since: params
+            .since
+            .as_deref()
+            .map(|s| parse_time("since", s, false))
+            .transpose()?,
+        until: params
+            .until
+            .as_deref()
+            .map(|s| parse_time("until", s, true))
+            .transpose()?,
         actor: params.actor.clone(),
         target_id,
         before_seq: params.skip_token,
         limit: limit + 1,
     };
-    let mut records = ctx.store.audit_log(caller.tenant.id, &policy.id, &query).await?;
+    let mut records = ctx
+        .store
+        .audit_log(caller.tenant.id, &policy.id, &query)
+        .await?;
     let next_link = if records.len() > limit as usize {
         records.truncate(limit as usize);
         let last = records.last().map(|r| r.seq).unwrap_or_default();
@@ -367,7 +437,12 @@ pub async fn audit_log(
 
 fn url_for_next(policy_id: &str, p: &AuditParams, limit: u32) -> String {
     let mut pairs = vec![("top", limit.to_string())];
-    for (k, v) in [("since", &p.since), ("until", &p.until), ("actor", &p.actor), ("productId", &p.product_id)] {
+    for (k, v) in [
+        ("since", &p.since),
+        ("until", &p.until),
+        ("actor", &p.actor),
+        ("productId", &p.product_id),
+    ] {
         if let Some(v) = v {
             pairs.push((k, v.clone()));
         }

@@ -63,11 +63,13 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
             "No access token. Send 'Authorization: Bearer <access token>'; `mscommerce connect` gets one.".into(),
         )
     })?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("The Authorization header is not valid text.".into()))?;
+    let value = value.to_str().map_err(|_| {
+        ApiError::Unauthorized("The Authorization header is not valid text.".into())
+    })?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim())
         }
         _ => Err(ApiError::Unauthorized(
@@ -78,13 +80,25 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
 
 /// Verifies an access token of this server and answers its claims.
 pub fn verify_access_token(ctx: &ApiContext, token: &str) -> Result<AccessTokenClaims, ApiError> {
-    let invalid = |why: &str| ApiError::Unauthorized(format!("The access token is not valid: {why}. Sign in again with `mscommerce connect`."));
-    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("it is not a signed JWT this service accepts"))?;
+    let invalid = |why: &str| {
+        ApiError::Unauthorized(format!(
+            "The access token is not valid: {why}. Sign in again with `mscommerce connect`."
+        ))
+    };
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| invalid("it is not a signed JWT this service accepts"))?;
     if header.alg != Algorithm::EdDSA {
-        return Err(invalid("it is not signed with this service's algorithm (EdDSA)"));
+        return Err(invalid(
+            "it is not signed with this service's algorithm (EdDSA)",
+        ));
     }
-    let kid = header.kid.ok_or_else(|| invalid("it names no signing key (kid)"))?;
-    let key = ctx.keys.decoding_key(&kid).ok_or_else(|| invalid("it is signed by a key this service does not know"))?;
+    let kid = header
+        .kid
+        .ok_or_else(|| invalid("it names no signing key (kid)"))?;
+    let key = ctx
+        .keys
+        .decoding_key(&kid)
+        .ok_or_else(|| invalid("it is signed by a key this service does not know"))?;
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_audience(&[ctx.settings.resource_id.as_str()]);
     validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
@@ -103,7 +117,8 @@ pub fn verify_access_token(ctx: &ApiContext, token: &str) -> Result<AccessTokenC
         }
     })?;
     let claims = data.claims;
-    let tid = uuid::Uuid::parse_str(&claims.tid).map_err(|_| invalid("its tenant id (tid) is not a GUID"))?;
+    let tid = uuid::Uuid::parse_str(&claims.tid)
+        .map_err(|_| invalid("its tenant id (tid) is not a GUID"))?;
     if claims.iss != ctx.issuer(tid) {
         return Err(invalid("it was issued by another issuer (iss)"));
     }
@@ -113,7 +128,10 @@ pub fn verify_access_token(ctx: &ApiContext, token: &str) -> Result<AccessTokenC
 impl FromRequestParts<ApiContext> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, ctx: &ApiContext) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &ApiContext,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
         let claims = verify_access_token(ctx, token)?;
         let tenant = ctx
@@ -123,12 +141,18 @@ impl FromRequestParts<ApiContext> for Caller {
             .filter(|t| t.id.to_string() == claims.tid)
             .ok_or_else(|| ApiError::Unauthorized("The token's tenant no longer exists.".into()))?;
         if claims.scp.is_some() {
-            let roles: Vec<Role> = claims.wids.iter().filter_map(|w| Role::from_template_id(w)).collect();
+            let roles: Vec<Role> = claims
+                .wids
+                .iter()
+                .filter_map(|w| Role::from_template_id(w))
+                .collect();
             let actor = claims.upn.clone().unwrap_or_else(|| claims.oid.clone());
             let user = ctx.store.find_user_by_upn(tenant.id, &actor).await?;
             let user = user
                 .filter(|u| u.id.to_string() == claims.oid)
-                .ok_or_else(|| ApiError::Unauthorized("The token's user no longer exists.".into()))?;
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("The token's user no longer exists.".into())
+                })?;
             Ok(Caller {
                 tenant,
                 actor,
@@ -137,7 +161,11 @@ impl FromRequestParts<ApiContext> for Caller {
                 access: Access::for_roles(&roles),
             })
         } else {
-            let perms: Vec<AppPermission> = claims.roles.iter().filter_map(|r| AppPermission::parse(r)).collect();
+            let perms: Vec<AppPermission> = claims
+                .roles
+                .iter()
+                .filter_map(|r| AppPermission::parse(r))
+                .collect();
             Ok(Caller {
                 tenant,
                 actor: claims.azp.clone().unwrap_or_else(|| claims.oid.clone()),

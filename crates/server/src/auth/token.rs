@@ -31,7 +31,10 @@ impl OAuthFailure {
     fn new(status: StatusCode, error: &str, description: impl Into<String>) -> Self {
         OAuthFailure {
             status,
-            body: OAuthError { error: error.into(), error_description: description.into() },
+            body: OAuthError {
+                error: error.into(),
+                error_description: description.into(),
+            },
         }
     }
 
@@ -43,9 +46,10 @@ impl OAuthFailure {
 impl IntoResponse for OAuthFailure {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body)).into_response();
-        response
-            .headers_mut()
-            .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
         response
     }
 }
@@ -53,7 +57,11 @@ impl IntoResponse for OAuthFailure {
 impl From<store::StoreError> for OAuthFailure {
     fn from(e: store::StoreError) -> Self {
         tracing::error!(error = %e, "token endpoint storage failure");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The service could not complete the sign-in. Retry later.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "The service could not complete the sign-in. Retry later.",
+        )
     }
 }
 
@@ -70,7 +78,10 @@ fn check_scope(ctx: &ApiContext, scope: Option<&str>) -> Result<String, OAuthFai
         let bare = lower.strip_prefix("api://").unwrap_or(&lower);
         if bare == resource || bare.starts_with(&format!("{resource}/")) {
             for_us = true;
-        } else if !matches!(lower.as_str(), "openid" | "profile" | "offline_access" | "email") {
+        } else if !matches!(
+            lower.as_str(),
+            "openid" | "profile" | "offline_access" | "email"
+        ) {
             return Err(OAuthFailure::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_scope",
@@ -105,17 +116,18 @@ pub async fn token(
         ))
     })?;
     let client_id = req.client_id.as_deref().unwrap_or(CLI_CLIENT_ID);
-    if !client_id.eq_ignore_ascii_case(CLI_CLIENT_ID) && !client_id.eq_ignore_ascii_case(MODULE_CLIENT_ID) {
+    if !client_id.eq_ignore_ascii_case(CLI_CLIENT_ID)
+        && !client_id.eq_ignore_ascii_case(MODULE_CLIENT_ID)
+    {
         return Err(OAuthFailure::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             format!("Application '{client_id}' is not known to tenant {}. Public clients: {CLI_CLIENT_ID} (mscommerce) and {MODULE_CLIENT_ID} (the MSCommerce module).", tenant.id),
         ));
     }
-    let grant_type = req
-        .grant_type
-        .as_deref()
-        .ok_or_else(|| OAuthFailure::invalid_request("grant_type is missing; use grant_type=password."))?;
+    let grant_type = req.grant_type.as_deref().ok_or_else(|| {
+        OAuthFailure::invalid_request("grant_type is missing; use grant_type=password.")
+    })?;
     if grant_type != "password" {
         return Err(OAuthFailure::new(
             StatusCode::BAD_REQUEST,
@@ -159,7 +171,11 @@ pub async fn token(
         oid: user.id.to_string(),
         upn: Some(user.upn.to_string()),
         name: Some(user.display_name.clone()),
-        wids: user.roles.iter().map(|r| r.template_id().to_string()).collect(),
+        wids: user
+            .roles
+            .iter()
+            .map(|r| r.template_id().to_string())
+            .collect(),
         scp: Some("user_impersonation".into()),
         roles: vec![],
         azp: Some(client_id.to_ascii_lowercase()),
@@ -170,7 +186,11 @@ pub async fn token(
     };
     let access_token = ctx.keys.sign(&claims).map_err(|e| {
         tracing::error!(error = %e, "signing failed");
-        OAuthFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The service could not sign the token.")
+        OAuthFailure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "The service could not sign the token.",
+        )
     })?;
     tracing::info!(tenant = %tenant.id, user = %user.upn, "signed in with password");
     Ok(Json(TokenResponse {
@@ -188,7 +208,8 @@ pub async fn openid_configuration(
     Path(tenant_key): Path<String>,
 ) -> Response {
     let Ok(Some(tenant)) = ctx.store.find_tenant(&tenant_key).await else {
-        return OAuthFailure::invalid_request(format!("Tenant '{tenant_key}' not found.")).into_response();
+        return OAuthFailure::invalid_request(format!("Tenant '{tenant_key}' not found."))
+            .into_response();
     };
     let base = &ctx.settings.issuer_base;
     let tid = tenant.id;

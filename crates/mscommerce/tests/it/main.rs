@@ -1,0 +1,12 @@
+//! Integration tests: the real server on a free port with SQLite in a temp folder, driven through
+//! real HTTP and the real `mscommerce` binary. One test binary, as builds are slow on two cores.
+
+mod audit;
+mod bad_input;
+mod catalog;
+mod cli;
+mod durability;
+mod roles;
+mod seed;
+mod support;
+mod tenant_default;

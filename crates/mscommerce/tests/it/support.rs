@@ -1,0 +1,350 @@
+//! The test kit: starts the real `mscommerce server --dev` on a free port with its own data folder,
+//! and drives it through real HTTP and the real `mscommerce` binary.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const POLICY: &str = "AllowSelfServicePurchase";
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_mscommerce")
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct DevUser {
+    pub upn: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct DevTenant {
+    pub id: String,
+    pub domain: String,
+    pub users: Vec<DevUser>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct DevCredentials {
+    pub tenants: Vec<DevTenant>,
+}
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub credentials: DevCredentials,
+    /// What the server printed on standard output before it was ready.
+    pub startup_output: String,
+    child: Option<Child>,
+    http: reqwest::blocking::Client,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (child, url, startup_output) = spawn(dir.path(), extra);
+        let credentials = read_credentials(dir.path());
+        TestServer {
+            dir,
+            url,
+            credentials,
+            startup_output,
+            child: Some(child),
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Stops the server with SIGKILL: nothing gets a chance to flush.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same data folder (and a new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, url, startup_output) = spawn(self.dir.path(), &[]);
+        self.child = Some(child);
+        self.url = url;
+        self.startup_output = startup_output;
+    }
+
+    pub fn password(&self, upn: &str) -> String {
+        self.credentials
+            .tenants
+            .iter()
+            .flat_map(|t| &t.users)
+            .find(|u| u.upn == upn)
+            .unwrap_or_else(|| panic!("no demo user {upn}"))
+            .password
+            .clone()
+    }
+
+    pub fn tenant(&self, domain: &str) -> &DevTenant {
+        self.credentials
+            .tenants
+            .iter()
+            .find(|t| t.domain == domain)
+            .unwrap()
+    }
+
+    /// An access token for a demo user, through the real token endpoint.
+    pub fn token(&self, upn: &str) -> String {
+        let domain = upn.split('@').nth(1).unwrap();
+        let password = self.password(upn);
+        let response = self
+            .http
+            .post(format!("{}/{domain}/oauth2/v2.0/token", self.url))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", upn),
+                ("password", password.as_str()),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200, "sign-in of {upn} failed");
+        let body: Value = response.json().unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        Reply::from(request.send().unwrap())
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> Reply {
+        self.request("GET", path, Some(token), None)
+    }
+
+    pub fn put_value(&self, path: &str, token: &str, value: &str) -> Reply {
+        self.request(
+            "PUT",
+            path,
+            Some(token),
+            Some(serde_json::json!({ "policyValue": value })),
+        )
+    }
+
+    pub fn raw(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+
+    /// The value a product or offer type has now, as admin@contoso.example reads it.
+    pub fn value_of(&self, token: &str, path_under_policy: &str) -> String {
+        let reply = self.get(
+            &format!("/v1.0/policies/{POLICY}/{path_under_policy}"),
+            token,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json["policyValue"].as_str().unwrap().to_string()
+    }
+
+    /// A command-line client with its own configuration folder, pointed at this server.
+    pub fn cli(&self) -> Cli {
+        Cli {
+            config: tempfile::tempdir().unwrap(),
+            url: self.url.clone(),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(dir: &Path, extra: &[&str]) -> (Child, String, String) {
+    let data = dir.join("data");
+    let mut child = Command::new(binary())
+        .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .args(extra)
+        .env("MSCOMMERCE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start mscommerce server");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut printed = String::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            printed.push_str(&line);
+            printed.push('\n');
+            if let Some(url) = line.strip_prefix("mscommerce listening on ") {
+                let _ = tx.send((url.to_string(), printed.clone()));
+            }
+        }
+    });
+    let (url, printed) = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server printed its address within 60 s");
+    (child, url, printed)
+}
+
+fn read_credentials(dir: &Path) -> DevCredentials {
+    let text = std::fs::read_to_string(dir.join("data/dev-credentials.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl From<reqwest::blocking::Response> for Reply {
+    fn from(r: reqwest::blocking::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+}
+
+impl Reply {
+    pub fn error_code(&self) -> &str {
+        self.json["errorCode"].as_str().unwrap_or("")
+    }
+    pub fn reason(&self) -> &str {
+        self.json["reason"].as_str().unwrap_or("")
+    }
+}
+
+pub struct Cli {
+    pub config: tempfile::TempDir,
+    pub url: String,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Cli {
+    fn command(&self) -> Command {
+        let mut c = Command::new(binary());
+        c.env("MSCOMMERCE_CONFIG_DIR", self.config.path())
+            .env("MSCOMMERCE_URL", &self.url)
+            .env_remove("MSCOMMERCE_TOKEN")
+            .env_remove("MSCOMMERCE_OUTPUT");
+        c
+    }
+
+    /// Runs `mscommerce <args>` with `stdin` as its standard input.
+    pub fn run_with_input(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = wait(child);
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_input(args, "")
+    }
+
+    /// Runs a command line written as in the seed document, split as a shell would split it.
+    pub fn line(&self, line: &str) -> Run {
+        let words = shlex::split(line).expect("a well-quoted line");
+        let args: Vec<&str> = words.iter().map(String::as_str).collect();
+        self.run(&args)
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut c = self.command();
+        c.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = wait(c.spawn().unwrap());
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    pub fn connect(&self, server: &TestServer, upn: &str) {
+        let r = self.run_with_input(
+            &["connect", "--username", upn, "--password-stdin"],
+            &format!("{}\n", server.password(upn)),
+        );
+        assert_eq!(r.code, 0, "connect failed: {}", r.stderr);
+    }
+}
+
+fn wait(child: Child) -> Output {
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "the command hung"
+    );
+    out
+}
