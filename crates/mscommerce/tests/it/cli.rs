@@ -330,3 +330,111 @@ fn default_and_reset_commands() {
     let r = billing.run(&["set-default-policy", "--value", "Enabled"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
 }
+
+/// `connect` on a terminal asks for the user name, then the password without echoing it. The
+/// terminal is a real pseudo-terminal made by `script` (util-linux, on every Debian machine).
+#[test]
+fn interactive_connect_hides_the_password() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let server = TestServer::start();
+    let config = tempfile::tempdir().unwrap();
+    let command_line = format!(
+        "{} Connect-MSCommerce --url {}",
+        crate::support::binary(),
+        server.url
+    );
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &command_line, "/dev/null"])
+        .env("MSCOMMERCE_CONFIG_DIR", config.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let screen = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let wait_for = |text: &str| {
+        let started = Instant::now();
+        while !screen.lock().unwrap().contains(text) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no {text:?} on the screen: {}",
+                screen.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    wait_for("Username: ");
+    stdin.write_all(b"admin@contoso.example\n").unwrap();
+    wait_for("Password: ");
+    // Let the prompt turn echo off before the password arrives.
+    std::thread::sleep(Duration::from_millis(500));
+    let password = server.password("admin@contoso.example");
+    stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
+    wait_for("Connected to contoso.example as admin@contoso.example");
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    assert!(status.success());
+    let screen = screen.lock().unwrap().clone();
+    assert!(
+        screen.contains("admin@contoso.example"),
+        "the user name is echoed: {screen}"
+    );
+    assert!(
+        !screen.contains(&password),
+        "the password must not be echoed: {screen}"
+    );
+    assert!(config.path().join("connection.json").exists());
+}
+
+#[test]
+fn connect_by_tenant_id_with_a_password_from_standard_input() {
+    let server = TestServer::start();
+    let cli = server.cli();
+    let tenant_id = server.tenant("contoso.example").id.clone();
+    let r = cli.run_with_input(
+        &[
+            "connect",
+            "--tenant",
+            &tenant_id,
+            "--username",
+            "billing@contoso.example",
+            "--password-stdin",
+        ],
+        &format!("{}\n", server.password("billing@contoso.example")),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = cli.run(&[
+        "update-product-policy",
+        "--offer-type",
+        "powerbivisuals",
+        "--value",
+        "disabled",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["ScopeId"], "POWERBIVISUALS");
+    assert_eq!(r.json()["PolicyValue"], "Disabled");
+}

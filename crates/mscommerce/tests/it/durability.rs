@@ -123,3 +123,52 @@ fn the_client_token_cache_is_private() {
     cli.connect(&server, "reader@contoso.example");
     assert_eq!(mode(&cli.config.path().join("connection.json")), 0o600);
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly_and_the_log_keeps_no_secrets() {
+    let mut server = TestServer::start();
+    let admin = server.token("admin@contoso.example");
+    let reply = crate::support::Reply::from(
+        server
+            .raw()
+            .put(format!(
+                "{}/v1.0/policies/{POLICY}/products/CFQ7TTC0H9MP",
+                server.url
+            ))
+            .bearer_auth(&admin)
+            .header("x-ms-correlation-id", "trace-me-42")
+            .json(&json!({"policyValue": "Disabled"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(reply.status, 200);
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM ends the server with status 0, got {status}"
+    );
+
+    let log = server.log();
+    // One line per request, with its correlation id...
+    assert!(
+        log.lines()
+            .any(|l| l.contains("trace-me-42") && l.contains("status=200")),
+        "{log}"
+    );
+    // ...and never a password or a token.
+    for user in ["admin@contoso.example", "reader@contoso.example"] {
+        assert!(
+            !log.contains(&server.password(user)),
+            "a password is in the log"
+        );
+    }
+    assert!(!log.contains(&admin), "an access token is in the log");
+    assert!(
+        !log.contains(admin.split('.').nth(2).unwrap()),
+        "a token signature is in the log"
+    );
+
+    server.restart();
+    let admin = server.token("admin@contoso.example");
+    assert_eq!(server.value_of(&admin, "products/CFQ7TTC0H9MP"), "Disabled");
+}

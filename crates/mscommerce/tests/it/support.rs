@@ -77,6 +77,22 @@ impl TestServer {
         }
     }
 
+    /// Stops the server with SIGTERM and answers its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("a running server");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        child.wait().unwrap()
+    }
+
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
     /// Starts the server again on the same data folder (and a new port).
     pub fn restart(&mut self) {
         self.kill();
@@ -190,10 +206,10 @@ fn spawn(dir: &Path, extra: &[&str]) -> (Child, String, String) {
         .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .args(extra)
-        .env("MSCOMMERCE_LOG", "warn")
+        .env("MSCOMMERCE_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(log_file(dir))
         .spawn()
         .expect("start mscommerce server");
     let stdout = child.stdout.take().unwrap();
@@ -212,6 +228,15 @@ fn spawn(dir: &Path, extra: &[&str]) -> (Child, String, String) {
         .recv_timeout(Duration::from_secs(60))
         .expect("the server printed its address within 60 s");
     (child, url, printed)
+}
+
+/// The server's log (its standard error), kept beside its data folder across restarts.
+fn log_file(dir: &Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap()
 }
 
 fn read_credentials(dir: &Path) -> DevCredentials {
