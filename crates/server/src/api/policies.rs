@@ -8,7 +8,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use domain::{validate_offer_type_value, validate_product_value, PolicyDef, PolicyValue, Scope};
+use domain::{
+    validate_offer_type_value, validate_product_value, Catalog, OfferType, PolicyDef, PolicyValue,
+    Product, Scope,
+};
 use proto::{AuditEntry, AuditPage, Items, Policy, UpdateDefaultValue, UpdatePolicyValue};
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,6 +26,7 @@ use crate::state::ApiContext;
 
 const VALUE_BODY: &str =
     r#"{"policyValue": "Enabled" | "OnlyTrialsWithoutPaymentMethod" | "Disabled"}"#;
+const OFFER_TYPE_VALUE_BODY: &str = r#"{"policyValue": "Enabled" | "Disabled"}"#;
 const DEFAULT_BODY: &str =
     r#"{"defaultValue": "Enabled" | "OnlyTrialsWithoutPaymentMethod" | "Disabled"}"#;
 
@@ -175,154 +179,208 @@ pub async fn list_products(
     })
 }
 
-pub async fn get_product(
-    State(ctx): State<ApiContext>,
-    caller: Caller,
-    Path((policy_id, product_id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    caller.require_read()?;
-    let policy = ctx.catalog.policy(&policy_id)?;
-    let product = ctx.catalog.product(&product_id)?;
-    let snap = snapshot(&ctx, &caller, policy).await?;
-    let (row, etag) = product_row(&policy.id, product, &snap);
-    Ok(with_etag(row, &etag))
+/// The row a route names: a product (by current or legacy id) or an offer type.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Product(&'a Product),
+    OfferType(&'a OfferType),
 }
 
-/// PUT sets the product's own value; DELETE (value `None`) makes it follow the tenant default.
-async fn write_product(
-    ctx: ApiContext,
-    caller: Caller,
-    correlation: CorrelationId,
-    (policy_id, product_id): (String, String),
-    headers: HeaderMap,
+impl<'a> Target<'a> {
+    fn resolve(catalog: &'a Catalog, scope: Scope, id: &str) -> Result<Target<'a>, ApiError> {
+        Ok(match scope {
+            Scope::Product => Target::Product(catalog.product(id)?),
+            Scope::OfferType => Target::OfferType(catalog.offer_type(id)?),
+        })
+    }
+
+    /// Parses and checks a new value against the rules of §1.2.
+    fn value_from(
+        &self,
+        catalog: &Catalog,
+        body: Result<Json<Value>, JsonRejection>,
+    ) -> Result<PolicyValue, ApiError> {
+        let expected = match self {
+            Target::Product(_) => VALUE_BODY,
+            Target::OfferType(_) => OFFER_TYPE_VALUE_BODY,
+        };
+        let body: UpdatePolicyValue = json_body(body, expected)?;
+        let value = parse_value(&body.policy_value)?;
+        match self {
+            Target::Product(p) => validate_product_value(catalog, p, value)?,
+            Target::OfferType(o) => validate_offer_type_value(&o.id, value)?,
+        }
+        Ok(value)
+    }
+
+    fn write(&self, value: Option<PolicyValue>, if_match: Option<String>) -> ValueWrite {
+        let (scope, id, name, has_trial) = match self {
+            Target::Product(p) => (
+                Scope::Product,
+                &p.id,
+                &p.name,
+                p.trial_without_payment_method,
+            ),
+            Target::OfferType(o) => (Scope::OfferType, &o.id, &o.name, false),
+        };
+        ValueWrite {
+            scope,
+            target_id: id.clone(),
+            target_name: name.clone(),
+            value,
+            has_trial_without_payment_method: has_trial,
+            if_match,
+        }
+    }
+
+    fn response(&self, policy_id: &str, snap: &PolicySnapshot) -> Response {
+        match self {
+            Target::Product(p) => {
+                let (row, etag) = product_row(policy_id, p, snap);
+                with_etag(row, &etag)
+            }
+            Target::OfferType(o) => {
+                let (row, etag) = offer_type_row(policy_id, o, snap);
+                with_etag(row, &etag)
+            }
+        }
+    }
+}
+
+async fn read_row(
+    ctx: &ApiContext,
+    caller: &Caller,
+    policy_id: &str,
+    scope: Scope,
+    id: &str,
+) -> Result<Response, ApiError> {
+    caller.require_read()?;
+    let policy = ctx.catalog.policy(policy_id)?;
+    let target = Target::resolve(&ctx.catalog, scope, id)?;
+    let snap = snapshot(ctx, caller, policy).await?;
+    Ok(target.response(&policy.id, &snap))
+}
+
+/// PUT sets the row's own value; DELETE (no body) makes it follow the tenant default again.
+async fn write_row(
+    ctx: &ApiContext,
+    caller: &Caller,
+    correlation: &CorrelationId,
+    (policy_id, id): (&str, &str),
+    scope: Scope,
+    headers: &HeaderMap,
     body: Option<Result<Json<Value>, JsonRejection>>,
 ) -> Result<Response, ApiError> {
     caller.require_write()?;
-    let policy = ctx.catalog.policy(&policy_id)?;
-    let product = ctx.catalog.product(&product_id)?;
-    let value = match body {
-        Some(body) => {
-            let body: UpdatePolicyValue = json_body(body, VALUE_BODY)?;
-            let value = parse_value(&body.policy_value)?;
-            validate_product_value(&ctx.catalog, product, value)?;
-            Some(value)
-        }
-        None => None,
-    };
-    let write = ValueWrite {
-        scope: Scope::Product,
-        target_id: product.id.clone(),
-        target_name: product.name.clone(),
-        value,
-        has_trial_without_payment_method: product.trial_without_payment_method,
-        if_match: if_match(&headers)?,
-    };
+    let policy = ctx.catalog.policy(policy_id)?;
+    let target = Target::resolve(&ctx.catalog, scope, id)?;
+    let value = body
+        .map(|b| target.value_from(&ctx.catalog, b))
+        .transpose()?;
+    let write = target.write(value, if_match(headers)?);
     ctx.store
         .set_value(
-            &change_context(&caller, policy, &correlation),
+            &change_context(caller, policy, correlation),
             &write,
             ctx.fallback_default(policy),
         )
         .await?;
-    let snap = snapshot(&ctx, &caller, policy).await?;
-    let (row, etag) = product_row(&policy.id, product, &snap);
-    Ok(with_etag(row, &etag))
+    let snap = snapshot(ctx, caller, policy).await?;
+    Ok(target.response(&policy.id, &snap))
+}
+
+pub async fn get_product(
+    State(ctx): State<ApiContext>,
+    caller: Caller,
+    Path((policy_id, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    read_row(&ctx, &caller, &policy_id, Scope::Product, &id).await
 }
 
 pub async fn put_product(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Extension(correlation): Extension<CorrelationId>,
-    Path(ids): Path<(String, String)>,
+    Path((policy_id, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    write_product(ctx, caller, correlation, ids, headers, Some(body)).await
+    write_row(
+        &ctx,
+        &caller,
+        &correlation,
+        (&policy_id, &id),
+        Scope::Product,
+        &headers,
+        Some(body),
+    )
+    .await
 }
 
 pub async fn delete_product(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Extension(correlation): Extension<CorrelationId>,
-    Path(ids): Path<(String, String)>,
+    Path((policy_id, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    write_product(ctx, caller, correlation, ids, headers, None).await
+    write_row(
+        &ctx,
+        &caller,
+        &correlation,
+        (&policy_id, &id),
+        Scope::Product,
+        &headers,
+        None,
+    )
+    .await
 }
 
 pub async fn get_offer_type(
     State(ctx): State<ApiContext>,
     caller: Caller,
-    Path((policy_id, offer_type)): Path<(String, String)>,
+    Path((policy_id, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.require_read()?;
-    let policy = ctx.catalog.policy(&policy_id)?;
-    let offer = ctx.catalog.offer_type(&offer_type)?;
-    let snap = snapshot(&ctx, &caller, policy).await?;
-    let (row, etag) = offer_type_row(&policy.id, offer, &snap);
-    Ok(with_etag(row, &etag))
-}
-
-async fn write_offer_type(
-    ctx: ApiContext,
-    caller: Caller,
-    correlation: CorrelationId,
-    (policy_id, offer_type): (String, String),
-    headers: HeaderMap,
-    body: Option<Result<Json<Value>, JsonRejection>>,
-) -> Result<Response, ApiError> {
-    caller.require_write()?;
-    let policy = ctx.catalog.policy(&policy_id)?;
-    let offer = ctx.catalog.offer_type(&offer_type)?;
-    let value = match body {
-        Some(body) => {
-            let body: UpdatePolicyValue =
-                json_body(body, r#"{"policyValue": "Enabled" | "Disabled"}"#)?;
-            let value = parse_value(&body.policy_value)?;
-            validate_offer_type_value(&offer.id, value)?;
-            Some(value)
-        }
-        None => None,
-    };
-    let write = ValueWrite {
-        scope: Scope::OfferType,
-        target_id: offer.id.clone(),
-        target_name: offer.name.clone(),
-        value,
-        has_trial_without_payment_method: false,
-        if_match: if_match(&headers)?,
-    };
-    ctx.store
-        .set_value(
-            &change_context(&caller, policy, &correlation),
-            &write,
-            ctx.fallback_default(policy),
-        )
-        .await?;
-    let snap = snapshot(&ctx, &caller, policy).await?;
-    let (row, etag) = offer_type_row(&policy.id, offer, &snap);
-    Ok(with_etag(row, &etag))
+    read_row(&ctx, &caller, &policy_id, Scope::OfferType, &id).await
 }
 
 pub async fn put_offer_type(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Extension(correlation): Extension<CorrelationId>,
-    Path(ids): Path<(String, String)>,
+    Path((policy_id, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    write_offer_type(ctx, caller, correlation, ids, headers, Some(body)).await
+    write_row(
+        &ctx,
+        &caller,
+        &correlation,
+        (&policy_id, &id),
+        Scope::OfferType,
+        &headers,
+        Some(body),
+    )
+    .await
 }
 
 pub async fn delete_offer_type(
     State(ctx): State<ApiContext>,
     caller: Caller,
     Extension(correlation): Extension<CorrelationId>,
-    Path(ids): Path<(String, String)>,
+    Path((policy_id, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    write_offer_type(ctx, caller, correlation, ids, headers, None).await
+    write_row(
+        &ctx,
+        &caller,
+        &correlation,
+        (&policy_id, &id),
+        Scope::OfferType,
+        &headers,
+        None,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
