@@ -275,28 +275,17 @@ fn is_offer_type_scope(scope: &str) -> bool {
     scope.eq_ignore_ascii_case("offertype")
 }
 
-async fn list_products(api: &ApiClient, policy_id: &str) -> Result<Vec<ProductPolicy>, Failure> {
-    let items: Items<ProductPolicy> = api
-        .call::<(), _>(
-            Method::GET,
-            &policy_path(policy_id, &["products"]),
-            &[("scope", "product".into())],
-            None,
-        )
-        .await
-        .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
-    Ok(items.items)
-}
-
-async fn list_offer_types(
+/// The rows of one scope (`product` or `OfferType`), as the server lists them.
+async fn list_rows<T: serde::de::DeserializeOwned>(
     api: &ApiClient,
     policy_id: &str,
-) -> Result<Vec<OfferTypePolicy>, Failure> {
-    let items: Items<OfferTypePolicy> = api
+    scope: &str,
+) -> Result<Vec<T>, Failure> {
+    let items: Items<T> = api
         .call::<(), _>(
             Method::GET,
             &policy_path(policy_id, &["products"]),
-            &[("scope", "OfferType".into())],
+            &[("scope", scope.to_string())],
             None,
         )
         .await
@@ -314,7 +303,7 @@ async fn get_product_policies(global: &GlobalArgs, args: GetProductPoliciesArgs)
             .is_none_or(|re| re.is_match(name) || re.is_match(id))
     };
     if is_offer_type_scope(&args.scope) {
-        let rows = list_offer_types(&api, policy_id).await?;
+        let rows: Vec<OfferTypePolicy> = list_rows(&api, policy_id, &args.scope).await?;
         let records: Vec<OfferTypeRecord> = rows
             .into_iter()
             .filter(|r| matches(&r.scope_value, &r.scope_id))
@@ -323,17 +312,8 @@ async fn get_product_policies(global: &GlobalArgs, args: GetProductPoliciesArgs)
         output::print(format(global), &records, false)?;
     } else {
         // Any other scope goes to the server as typed, so its answer ("Invalid scope.") is the one shown.
-        let items: Items<ProductPolicy> = api
-            .call::<(), _>(
-                Method::GET,
-                &policy_path(policy_id, &["products"]),
-                &[("scope", args.scope.clone())],
-                None,
-            )
-            .await
-            .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
-        let records: Vec<ProductRecord> = items
-            .items
+        let rows: Vec<ProductPolicy> = list_rows(&api, policy_id, &args.scope).await?;
+        let records: Vec<ProductRecord> = rows
             .into_iter()
             .filter(|r| matches(&r.product_name, &r.product_id))
             .map(Into::into)
@@ -436,14 +416,14 @@ async fn update_targets(api: &ApiClient, args: &UpdateArgs) -> Result<Vec<Target
     let filter = name_filter(args.matching.as_deref())?;
     let keep = |name: &str| filter.as_ref().is_none_or(|re| re.is_match(name));
     let targets: Vec<Target> = if is_offer_type_scope(&args.scope) {
-        list_offer_types(api, policy_id)
+        list_rows::<OfferTypePolicy>(api, policy_id, "OfferType")
             .await?
             .into_iter()
             .filter(|r| keep(&r.scope_value) || keep(&r.scope_id))
             .map(offer_target)
             .collect()
     } else {
-        list_products(api, policy_id)
+        list_rows::<ProductPolicy>(api, policy_id, "product")
             .await?
             .into_iter()
             .filter(|r| keep(&r.product_name))
