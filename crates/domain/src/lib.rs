@@ -4,6 +4,7 @@
 pub mod access;
 pub mod catalog;
 pub mod policy;
+pub mod signin;
 pub mod tenant;
 
 pub use access::{Access, AppPermission, Role};
@@ -12,4 +13,5 @@ pub use policy::{
     effective_value, row_etag, validate_offer_type_value, validate_product_value, PolicyValue,
     RuleError, Scope,
 };
-pub use tenant::{TenantType, Upn, UserType};
+pub use signin::LockoutPolicy;
+pub use tenant::{parse_country, parse_domain, TenantType, Upn, UserType};

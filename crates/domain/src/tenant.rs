@@ -104,6 +104,40 @@ impl fmt::Display for Upn {
     }
 }
 
+/// A verified domain of a tenant, lower-case: labels of letters, digits and hyphens, at least two.
+pub fn parse_domain(s: &str) -> Result<String, String> {
+    let d = s.trim().trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = d.split('.').collect();
+    let ok = labels.len() >= 2
+        && d.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok {
+        Ok(d)
+    } else {
+        Err(format!(
+            "'{s}' is not a domain name: expected something like contoso.example"
+        ))
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper-case.
+pub fn parse_country(s: &str) -> Result<String, String> {
+    let c = s.trim().to_ascii_uppercase();
+    if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+        Ok(c)
+    } else {
+        Err(format!(
+            "'{s}' is not a country code: use two letters (ISO 3166-1), for example US or DE"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +157,26 @@ mod tests {
         ] {
             assert!(Upn::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn domains_and_countries_are_validated() {
+        assert_eq!(
+            parse_domain("Contoso.Example."),
+            Ok("contoso.example".into())
+        );
+        for bad in [
+            "contoso",
+            "-a.example",
+            "a..b",
+            "a b.example",
+            "a/b.example",
+            "",
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_country("de"), Ok("DE".into()));
+        assert!(parse_country("Germany").is_err());
     }
 
     #[test]

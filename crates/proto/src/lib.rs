@@ -2,6 +2,8 @@
 //! the two can never disagree on a field name. Values travel as strings here; the `domain` crate
 //! parses them into validated types at the server's edge.
 
+pub mod admin;
+
 use serde::{Deserialize, Serialize};
 
 /// The one policy that exists today (SPEC §1.1).
@@ -138,6 +140,17 @@ pub struct TokenResponse {
 }
 
 /// A failed answer of the token endpoint (RFC 6749 §5.2).
+/// The answer of the device authorization endpoint (RFC 8628 §3.2).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeviceCodeResponse {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub expires_in: u64,
+    pub interval: u64,
+    pub message: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OAuthError {
     pub error: String,
@@ -167,4 +180,8 @@ pub struct AccessTokenClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// Issue time in milliseconds: sessions revoked within the same second as a new sign-in are
+    /// told apart by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
 }

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use domain::PolicyValue;
+use domain::{LockoutPolicy, PolicyValue};
 use serde::Deserialize;
+
+use crate::auth::external::ExternalIssuerConfig;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(about = "Run the multi-tenant self-service purchase policy service")]
@@ -53,6 +55,40 @@ pub struct ServerArgs {
     /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
     #[arg(long, env = "MSCOMMERCE_ALLOW_PLAIN_HTTP")]
     pub allow_plain_http: bool,
+
+    /// The operator's token for /admin/v1 and `mscommerce admin` (with --dev, one is also made and
+    /// written to dev-credentials.json).
+    #[arg(
+        long,
+        env = "MSCOMMERCE_OPERATOR_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub operator_token: Option<String>,
+
+    /// Lifetime of refresh tokens, in seconds [default: 1209600, 14 days].
+    #[arg(
+        long,
+        env = "MSCOMMERCE_REFRESH_TOKEN_LIFETIME",
+        value_name = "SECONDS"
+    )]
+    pub refresh_token_lifetime: Option<u64>,
+
+    /// How long a device code may wait for its user, in seconds [default: 900].
+    #[arg(long, env = "MSCOMMERCE_DEVICE_CODE_LIFETIME", value_name = "SECONDS")]
+    pub device_code_lifetime: Option<u64>,
+
+    /// The least time between two polls of a device code, in seconds [default: 5].
+    #[arg(long, env = "MSCOMMERCE_DEVICE_CODE_INTERVAL", value_name = "SECONDS")]
+    pub device_code_interval: Option<u64>,
+
+    /// Failed sign-ins of one account before it is locked [default: 5].
+    #[arg(long, env = "MSCOMMERCE_LOCKOUT_THRESHOLD", value_name = "N")]
+    pub lockout_threshold: Option<i64>,
+
+    /// How long a lockout lasts, in seconds [default: 300].
+    #[arg(long, env = "MSCOMMERCE_LOCKOUT_SECONDS", value_name = "SECONDS")]
+    pub lockout_seconds: Option<i64>,
 }
 
 /// The same settings, as a configuration file holds them.
@@ -67,6 +103,14 @@ struct FileConfig {
     token_lifetime: Option<u64>,
     default_value: Option<String>,
     allow_plain_http: Option<bool>,
+    operator_token: Option<String>,
+    refresh_token_lifetime: Option<u64>,
+    device_code_lifetime: Option<u64>,
+    device_code_interval: Option<u64>,
+    lockout_threshold: Option<i64>,
+    lockout_seconds: Option<i64>,
+    #[serde(default)]
+    external_issuers: Vec<ExternalIssuerConfig>,
 }
 
 /// The resolved configuration.
@@ -81,6 +125,12 @@ pub struct Config {
     pub token_lifetime_secs: u64,
     pub default_value: Option<PolicyValue>,
     pub allow_plain_http: bool,
+    pub operator_token: Option<String>,
+    pub refresh_lifetime_secs: u64,
+    pub device_code_lifetime_secs: u64,
+    pub device_code_interval_secs: u64,
+    pub lockout: LockoutPolicy,
+    pub external_issuers: Vec<ExternalIssuerConfig>,
 }
 
 impl Config {
@@ -117,7 +167,54 @@ impl Config {
             (60..=86_400).contains(&token_lifetime_secs),
             "--token-lifetime must be between 60 and 86400 seconds"
         );
+        let refresh_lifetime_secs = args
+            .refresh_token_lifetime
+            .or(file.refresh_token_lifetime)
+            .unwrap_or(14 * 86_400);
+        let device_code_lifetime_secs = args
+            .device_code_lifetime
+            .or(file.device_code_lifetime)
+            .unwrap_or(900);
+        let device_code_interval_secs = args
+            .device_code_interval
+            .or(file.device_code_interval)
+            .unwrap_or(5);
+        anyhow::ensure!(
+            refresh_lifetime_secs >= 60,
+            "--refresh-token-lifetime must be at least 60 seconds"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&device_code_lifetime_secs),
+            "--device-code-lifetime must be between 1 and 3600 seconds"
+        );
+        anyhow::ensure!(
+            (1..=60).contains(&device_code_interval_secs),
+            "--device-code-interval must be between 1 and 60 seconds"
+        );
+        let mut lockout = LockoutPolicy::default();
+        if let Some(n) = args.lockout_threshold.or(file.lockout_threshold) {
+            anyhow::ensure!(n >= 1, "--lockout-threshold must be at least 1");
+            lockout.lock_after = n;
+            lockout.slow_after = lockout.slow_after.min(n);
+        }
+        if let Some(secs) = args.lockout_seconds.or(file.lockout_seconds) {
+            anyhow::ensure!(secs >= 1, "--lockout-seconds must be at least 1");
+            lockout.lock_secs = secs;
+        }
+        let operator_token = args.operator_token.clone().or(file.operator_token);
+        if let Some(t) = &operator_token {
+            anyhow::ensure!(
+                t.len() >= 24,
+                "the operator token must be at least 24 characters long"
+            );
+        }
         Ok(Config {
+            operator_token,
+            refresh_lifetime_secs,
+            device_code_lifetime_secs,
+            device_code_interval_secs,
+            lockout,
+            external_issuers: file.external_issuers,
             dev: args.dev,
             listen: args
                 .listen

@@ -139,6 +139,8 @@ pub async fn ensure_demo_data(
                     user_type: u.user_type,
                     roles: u.roles.to_vec(),
                     password_hash: Some(hash_password_async(password.clone()).await?),
+                    totp_secret: None,
+                    tokens_valid_after: 0,
                 })
                 .await?;
             dev_users.push(DevUser {

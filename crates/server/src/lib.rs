@@ -1,5 +1,6 @@
 //! `mscommerce server`: the multi-tenant self-service purchase policy service.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -59,6 +60,20 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let keys = KeySet::load_or_create(store.as_ref()).await?;
     let dummy_password_hash = auth::password::hash_password_async(auth::random_secret(16)).await?;
 
+    let mut external = Vec::new();
+    for issuer in &config.external_issuers {
+        external.push(
+            auth::external::ExternalIssuer::load(issuer.clone())
+                .await
+                .with_context(|| format!("cannot trust the external issuer {}", issuer.issuer))?,
+        );
+    }
+    if let Some(token) = &config.operator_token {
+        store
+            .put_service_credential("operator", "config", &auth::secret_hash(token))
+            .await?;
+    }
+
     let dev_credentials = if config.dev {
         dev::ensure_demo_data(store.as_ref(), &config.data_dir).await?
     } else {
@@ -82,8 +97,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             resource_id: config.resource_id.clone(),
             token_lifetime_secs: config.token_lifetime_secs,
             default_value: config.default_value,
+            refresh_lifetime_secs: config.refresh_lifetime_secs,
+            device_code_lifetime_secs: config.device_code_lifetime_secs,
+            device_code_interval_secs: config.device_code_interval_secs,
+            lockout: config.lockout,
         }),
         dummy_password_hash: dummy_password_hash.into(),
+        external: Arc::new(external),
     };
 
     let mut out = std::io::stdout().lock();
@@ -106,7 +126,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     drop(out);
     tracing::info!(address = %local, database = %redact(&config.database), "serving");
 
-    axum::serve(listener, api::router(ctx))
+    let app = api::router(ctx).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");

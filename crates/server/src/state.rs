@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use domain::{Catalog, PolicyValue};
+use domain::{Catalog, LockoutPolicy, PolicyValue};
 use store::Store;
 
+use crate::auth::external::ExternalIssuer;
 use crate::auth::keys::KeySet;
 
 /// Settings that handlers need, resolved once at start.
@@ -17,6 +18,10 @@ pub struct Settings {
     pub token_lifetime_secs: u64,
     /// The tenant default a tenant has until it sets one, overriding the catalog's.
     pub default_value: Option<PolicyValue>,
+    pub refresh_lifetime_secs: u64,
+    pub device_code_lifetime_secs: u64,
+    pub device_code_interval_secs: u64,
+    pub lockout: LockoutPolicy,
 }
 
 #[derive(Clone)]
@@ -27,6 +32,8 @@ pub struct ApiContext {
     pub settings: Arc<Settings>,
     /// Verified against when a user does not exist, so that failures take the same time.
     pub dummy_password_hash: Arc<str>,
+    /// Issuers whose tokens are trusted besides this server's own.
+    pub external: Arc<Vec<ExternalIssuer>>,
 }
 
 impl ApiContext {

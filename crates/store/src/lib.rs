@@ -37,6 +37,82 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_user(&self, user: NewUser) -> Result<User>;
     async fn find_user_by_upn(&self, tenant_id: Uuid, upn: &str) -> Result<Option<User>>;
+    async fn find_user(&self, tenant_id: Uuid, user_id: Uuid) -> Result<Option<User>>;
+    async fn list_users(&self, tenant_id: Uuid) -> Result<Vec<User>>;
+    /// Replaces the user's display name, type, roles, password hash and TOTP secret.
+    async fn update_user(&self, user: &User) -> Result<()>;
+    async fn delete_user(&self, tenant_id: Uuid, user_id: Uuid) -> Result<bool>;
+    /// Records the use of a TOTP step; false if that step (or a later one) was used already.
+    async fn consume_totp_step(&self, tenant_id: Uuid, user_id: Uuid, step: i64) -> Result<bool>;
+    /// Ends every session of a user: access tokens issued before `at` and all refresh tokens.
+    async fn revoke_user_sessions(&self, tenant_id: Uuid, user_id: Uuid, at: i64) -> Result<()>;
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<()>;
+    /// Deletes a tenant and every piece of its data.
+    async fn delete_tenant(&self, tenant_id: Uuid) -> Result<bool>;
+
+    async fn create_application(&self, app: Application) -> Result<Application>;
+    /// An application by its client id, in whichever tenant it is.
+    async fn find_application(&self, client_id: Uuid) -> Result<Option<Application>>;
+    async fn list_applications(&self, tenant_id: Uuid) -> Result<Vec<Application>>;
+    async fn update_application(&self, app: &Application) -> Result<()>;
+    async fn delete_application(&self, tenant_id: Uuid, app_id: Uuid) -> Result<bool>;
+    async fn add_app_secret(&self, tenant_id: Uuid, app_id: Uuid, secret: AppSecret) -> Result<()>;
+    async fn remove_app_secret(
+        &self,
+        tenant_id: Uuid,
+        app_id: Uuid,
+        secret_id: Uuid,
+    ) -> Result<bool>;
+    async fn app_secrets(&self, tenant_id: Uuid, app_id: Uuid) -> Result<Vec<AppSecret>>;
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<()>;
+    /// Marks a refresh token used, atomically; a second use revokes its family.
+    async fn use_refresh_token(
+        &self,
+        tenant_id: Uuid,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<RefreshUse>;
+    /// Revokes the family of a refresh token (sign-out); false if the token is unknown.
+    async fn revoke_refresh_token(&self, tenant_id: Uuid, token_hash: &str) -> Result<bool>;
+
+    async fn insert_device_code(&self, code: &DeviceCode) -> Result<()>;
+    async fn find_device_code_by_user_code(&self, user_code: &str) -> Result<Option<DeviceCode>>;
+    /// Reads a device code for a poll and records the poll's time; answers the record as it was.
+    async fn poll_device_code(
+        &self,
+        tenant_id: Uuid,
+        device_code_hash: &str,
+        now: i64,
+    ) -> Result<Option<DeviceCode>>;
+    /// Moves a pending code to `status` (approved with the user, or denied); false if not pending.
+    async fn decide_device_code(
+        &self,
+        user_code: &str,
+        status: DeviceStatus,
+        user_id: Option<Uuid>,
+        now: i64,
+    ) -> Result<bool>;
+    /// Marks an approved code consumed; false if it was not approved (or already consumed).
+    async fn consume_device_code(&self, tenant_id: Uuid, device_code_hash: &str) -> Result<bool>;
+
+    async fn sign_in_failures(&self, key: &str, now: i64, window_secs: i64)
+        -> Result<FailureCount>;
+    /// Counts one more failure under `key` (a new window if the last began over `window_secs` ago).
+    async fn record_sign_in_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<FailureCount>;
+    async fn lock_sign_in(&self, key: &str, until: i64) -> Result<()>;
+    async fn clear_sign_in_failures(&self, key: &str) -> Result<()>;
+
+    /// Adds a new signing key (the newest signs); keys retired before `prune_before` are deleted,
+    /// the previous newest is retired now but still verifies.
+    async fn rotate_signing_key(&self, key: SigningKey, now: i64, prune_before: i64) -> Result<()>;
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>>;
 
     /// The tenant default and every stored value of one policy in one tenant.
     /// `fallback_default` is the operator's default for a tenant that never set one.

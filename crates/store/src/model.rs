@@ -1,7 +1,7 @@
 //! The records that cross the storage trait.
 
 use chrono::{DateTime, Utc};
-use domain::{PolicyValue, Role, Scope, TenantType, Upn, UserType};
+use domain::{AppPermission, PolicyValue, Role, Scope, TenantType, Upn, UserType};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +27,10 @@ pub struct NewUser {
     pub roles: Vec<Role>,
     /// Argon2id PHC string; None for a user who cannot sign in with a password.
     pub password_hash: Option<String>,
+    /// Base32 TOTP secret, when the user has enrolled one.
+    pub totp_secret: Option<String>,
+    /// Tokens issued before this moment (unix seconds) are no longer accepted.
+    pub tokens_valid_after: i64,
 }
 
 pub type User = NewUser;
@@ -140,4 +144,100 @@ pub struct SigningKey {
     pub private_key: Vec<u8>,
     pub public_key: Vec<u8>,
     pub created_at: String,
+}
+
+/// An application that signs in with its own secret (client credentials).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Application {
+    pub tenant_id: Uuid,
+    /// The client id.
+    pub id: Uuid,
+    pub display_name: String,
+    pub permissions: Vec<AppPermission>,
+    /// Tokens issued before this moment (unix seconds) are no longer accepted.
+    pub tokens_valid_after: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppSecret {
+    pub id: Uuid,
+    pub secret_hash: String,
+    pub hint: String,
+    pub created_at: String,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    pub tenant_id: Uuid,
+    pub token_hash: String,
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshUse {
+    /// Good: it is now used, and must be replaced by a new one of the same family.
+    Valid(RefreshToken),
+    /// It had been used or revoked already: its whole family is now revoked.
+    Reused { family_id: Uuid },
+    /// Unknown or expired.
+    Invalid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceStatus {
+    Pending,
+    Approved,
+    Denied,
+    Consumed,
+}
+
+impl DeviceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Pending => "pending",
+            DeviceStatus::Approved => "approved",
+            DeviceStatus::Denied => "denied",
+            DeviceStatus::Consumed => "consumed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeviceStatus> {
+        [
+            DeviceStatus::Pending,
+            DeviceStatus::Approved,
+            DeviceStatus::Denied,
+            DeviceStatus::Consumed,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceCode {
+    pub tenant_id: Uuid,
+    pub device_code_hash: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub interval_secs: i64,
+    pub last_poll_at: Option<i64>,
+    pub status: DeviceStatus,
+    pub user_id: Option<Uuid>,
+}
+
+/// Failed sign-ins counted under one key (an account or an address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FailureCount {
+    pub failures: i64,
+    pub locked_until: i64,
 }

@@ -15,9 +15,11 @@ use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::{
-    timestamp, AuditQuery, AuditRecord, ChangeContext, NewTenant, NewUser, PolicySnapshot, Result,
-    SigningKey, Store, StoreError, StoredValue, Tenant, TenantDefault, User, ValueWrite,
+    timestamp, AppSecret, Application, AuditQuery, AuditRecord, ChangeContext, DeviceCode,
+    DeviceStatus, FailureCount, NewTenant, NewUser, PolicySnapshot, RefreshToken, RefreshUse,
+    Result, SigningKey, Store, StoreError, StoredValue, Tenant, TenantDefault, User, ValueWrite,
 };
+use domain::AppPermission;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -105,7 +107,72 @@ fn user_from_row(row: &SqliteRow) -> Result<User> {
             .map(|s| Role::from_template_id(s).ok_or_else(|| corrupt("role", s)))
             .collect::<Result<_>>()?,
         password_hash: row.get("password_hash"),
+        totp_secret: row.get("totp_secret"),
+        tokens_valid_after: row.get("tokens_valid_after"),
     })
+}
+
+fn application_from_row(row: &SqliteRow) -> Result<Application> {
+    let permissions: String = row.get("permissions");
+    Ok(Application {
+        tenant_id: parse_uuid(row.get("tenant_id"))?,
+        id: parse_uuid(row.get("id"))?,
+        display_name: row.get("display_name"),
+        permissions: permissions
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| AppPermission::parse(s).ok_or_else(|| corrupt("permission", s)))
+            .collect::<Result<_>>()?,
+        tokens_valid_after: row.get("tokens_valid_after"),
+    })
+}
+
+fn device_code_from_row(row: &SqliteRow) -> Result<DeviceCode> {
+    let status: String = row.get("status");
+    Ok(DeviceCode {
+        tenant_id: parse_uuid(row.get("tenant_id"))?,
+        device_code_hash: row.get("device_code_hash"),
+        user_code: row.get("user_code"),
+        client_id: row.get("client_id"),
+        scope: row.get("scope"),
+        created_at: row.get("created_at"),
+        expires_at: row.get("expires_at"),
+        interval_secs: row.get("interval_secs"),
+        last_poll_at: row.get("last_poll_at"),
+        status: DeviceStatus::parse(&status)
+            .ok_or_else(|| corrupt("device code status", &status))?,
+        user_id: row
+            .get::<Option<String>, _>("user_id")
+            .as_deref()
+            .map(parse_uuid)
+            .transpose()?,
+    })
+}
+
+fn signing_key_from_row(r: &SqliteRow) -> SigningKey {
+    SigningKey {
+        kid: r.get("kid"),
+        algorithm: r.get("algorithm"),
+        private_key: r.get("private_key"),
+        public_key: r.get("public_key"),
+        created_at: r.get("created_at"),
+    }
+}
+
+fn roles_text(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| r.template_id())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn permissions_text(perms: &[AppPermission]) -> String {
+    perms
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The tenant default inside a transaction (or the fallback with version 0).
@@ -264,6 +331,8 @@ impl Store for SqliteStore {
         .bind(roles)
         .bind(&u.password_hash)
         .bind(timestamp(chrono::Utc::now()))
+        .bind(&u.totp_secret)
+        .bind(u.tokens_valid_after)
         .execute(&self.pool)
         .await
         .map_err(|e| {
@@ -518,16 +587,7 @@ impl Store for SqliteStore {
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(rows
-            .iter()
-            .map(|r| SigningKey {
-                kid: r.get("kid"),
-                algorithm: r.get("algorithm"),
-                private_key: r.get("private_key"),
-                public_key: r.get("public_key"),
-                created_at: r.get("created_at"),
-            })
-            .collect())
+        Ok(rows.iter().map(signing_key_from_row).collect())
     }
 
     async fn put_service_credential(&self, kind: &str, id: &str, secret_hash: &str) -> Result<()> {
@@ -568,5 +628,537 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn find_user(&self, tenant_id: Uuid, user_id: Uuid) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id.to_string())
+            .bind(user_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn list_users(&self, tenant_id: Uuid) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 ORDER BY upn")
+            .bind(tenant_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update_user(&self, u: &User) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET display_name = $3, user_type = $4, roles = $5, password_hash = $6, totp_secret = $7,
+                totp_last_step = CASE WHEN totp_secret IS $7 THEN totp_last_step ELSE NULL END
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(u.tenant_id.to_string())
+        .bind(u.id.to_string())
+        .bind(&u.display_name)
+        .bind(u.user_type.as_str())
+        .bind(roles_text(&u.roles))
+        .bind(&u.password_hash)
+        .bind(&u.totp_secret)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, tenant_id: Uuid, user_id: Uuid) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let (t, u) = (tenant_id.to_string(), user_id.to_string());
+        sqlx::query("DELETE FROM refresh_tokens WHERE tenant_id = $1 AND user_id = $2")
+            .bind(&t)
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(&t)
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn consume_totp_step(&self, tenant_id: Uuid, user_id: Uuid, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $3
+             WHERE tenant_id = $1 AND id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)",
+        )
+        .bind(tenant_id.to_string())
+        .bind(user_id.to_string())
+        .bind(step)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_user_sessions(&self, tenant_id: Uuid, user_id: Uuid, at: i64) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let (t, u) = (tenant_id.to_string(), user_id.to_string());
+        sqlx::query("UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, $3) WHERE tenant_id = $1 AND id = $2")
+            .bind(&t)
+            .bind(&u)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE tenant_id = $1 AND user_id = $2")
+            .bind(&t)
+            .bind(&u)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_tenant(&self, t: &Tenant) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let id = t.id.to_string();
+        sqlx::query(
+            "UPDATE tenants SET display_name = $2, tenant_type = $3, country = $4 WHERE id = $1",
+        )
+        .bind(&id)
+        .bind(&t.display_name)
+        .bind(t.tenant_type.as_str())
+        .bind(&t.country)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM tenant_domains WHERE tenant_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        for (position, domain) in t.domains.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO tenant_domains (domain, tenant_id, position) VALUES ($1, $2, $3)",
+            )
+            .bind(domain)
+            .bind(&id)
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("the domain {domain} belongs to another tenant"))
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_tenant(&self, tenant_id: Uuid) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let id = tenant_id.to_string();
+        // Every table of tenant data cascades from tenants; failure counters are keyed by text.
+        sqlx::query("DELETE FROM sign_in_failures WHERE key LIKE $1")
+            .bind(format!("account:{id}:%"))
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_application(&self, app: Application) -> Result<Application> {
+        sqlx::query(
+            "INSERT INTO applications (tenant_id, id, display_name, permissions, tokens_valid_after, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(app.tenant_id.to_string())
+        .bind(app.id.to_string())
+        .bind(&app.display_name)
+        .bind(permissions_text(&app.permissions))
+        .bind(app.tokens_valid_after)
+        .bind(timestamp(chrono::Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(app)
+    }
+
+    async fn find_application(&self, client_id: Uuid) -> Result<Option<Application>> {
+        let row = sqlx::query("SELECT * FROM applications WHERE id = $1")
+            .bind(client_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(application_from_row).transpose()
+    }
+
+    async fn list_applications(&self, tenant_id: Uuid) -> Result<Vec<Application>> {
+        let rows = sqlx::query(
+            "SELECT * FROM applications WHERE tenant_id = $1 ORDER BY display_name, id",
+        )
+        .bind(tenant_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(application_from_row).collect()
+    }
+
+    async fn update_application(&self, app: &Application) -> Result<()> {
+        sqlx::query(
+            "UPDATE applications SET display_name = $3, permissions = $4, tokens_valid_after = $5
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(app.tenant_id.to_string())
+        .bind(app.id.to_string())
+        .bind(&app.display_name)
+        .bind(permissions_text(&app.permissions))
+        .bind(app.tokens_valid_after)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_application(&self, tenant_id: Uuid, app_id: Uuid) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM applications WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id.to_string())
+            .bind(app_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_app_secret(&self, tenant_id: Uuid, app_id: Uuid, secret: AppSecret) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO application_secrets (tenant_id, application_id, id, secret_hash, hint, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant_id.to_string())
+        .bind(app_id.to_string())
+        .bind(secret.id.to_string())
+        .bind(&secret.secret_hash)
+        .bind(&secret.hint)
+        .bind(&secret.created_at)
+        .bind(secret.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_app_secret(
+        &self,
+        tenant_id: Uuid,
+        app_id: Uuid,
+        secret_id: Uuid,
+    ) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM application_secrets WHERE tenant_id = $1 AND application_id = $2 AND id = $3")
+            .bind(tenant_id.to_string())
+            .bind(app_id.to_string())
+            .bind(secret_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn app_secrets(&self, tenant_id: Uuid, app_id: Uuid) -> Result<Vec<AppSecret>> {
+        let rows = sqlx::query("SELECT * FROM application_secrets WHERE tenant_id = $1 AND application_id = $2 ORDER BY created_at")
+            .bind(tenant_id.to_string())
+            .bind(app_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AppSecret {
+                    id: parse_uuid(r.get("id"))?,
+                    secret_hash: r.get("secret_hash"),
+                    hint: r.get("hint"),
+                    created_at: r.get("created_at"),
+                    expires_at: r.get("expires_at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (tenant_id, token_hash, family_id, user_id, client_id, scope, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(t.tenant_id.to_string())
+        .bind(&t.token_hash)
+        .bind(t.family_id.to_string())
+        .bind(t.user_id.to_string())
+        .bind(&t.client_id)
+        .bind(&t.scope)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn use_refresh_token(
+        &self,
+        tenant_id: Uuid,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<RefreshUse> {
+        let mut tx = self.write_tx().await?;
+        let tid = tenant_id.to_string();
+        let row =
+            sqlx::query("SELECT * FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2")
+                .bind(&tid)
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = row else {
+            return Ok(RefreshUse::Invalid);
+        };
+        let family_id = parse_uuid(row.get("family_id"))?;
+        let used: Option<i64> = row.get("used_at");
+        let revoked: i64 = row.get("revoked");
+        if used.is_some() || revoked != 0 {
+            // A used token presented again: someone holds a copy. End the whole sign-in.
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked = 1 WHERE tenant_id = $1 AND family_id = $2",
+            )
+            .bind(&tid)
+            .bind(family_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(RefreshUse::Reused { family_id });
+        }
+        let expires_at: i64 = row.get("expires_at");
+        if expires_at <= now {
+            return Ok(RefreshUse::Invalid);
+        }
+        sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $3 WHERE tenant_id = $1 AND token_hash = $2",
+        )
+        .bind(&tid)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(RefreshUse::Valid(RefreshToken {
+            tenant_id,
+            token_hash: token_hash.to_string(),
+            family_id,
+            user_id: parse_uuid(row.get("user_id"))?,
+            client_id: row.get("client_id"),
+            scope: row.get("scope"),
+            created_at: row.get("created_at"),
+            expires_at,
+        }))
+    }
+
+    async fn revoke_refresh_token(&self, tenant_id: Uuid, token_hash: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE tenant_id = $1 AND family_id =
+                (SELECT family_id FROM refresh_tokens WHERE tenant_id = $1 AND token_hash = $2)",
+        )
+        .bind(tenant_id.to_string())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_device_code(&self, c: &DeviceCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO device_codes (tenant_id, device_code_hash, user_code, client_id, scope, created_at, expires_at,
+                interval_secs, last_poll_at, status, user_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(&c.device_code_hash)
+        .bind(&c.user_code)
+        .bind(&c.client_id)
+        .bind(&c.scope)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .bind(c.interval_secs)
+        .bind(c.last_poll_at)
+        .bind(c.status.as_str())
+        .bind(c.user_id.map(|u| u.to_string()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict("that user code is taken".into())
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn find_device_code_by_user_code(&self, user_code: &str) -> Result<Option<DeviceCode>> {
+        let row = sqlx::query("SELECT * FROM device_codes WHERE user_code = $1")
+            .bind(user_code)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(device_code_from_row).transpose()
+    }
+
+    async fn poll_device_code(
+        &self,
+        tenant_id: Uuid,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<DeviceCode>> {
+        let mut tx = self.write_tx().await?;
+        let tid = tenant_id.to_string();
+        let row = sqlx::query(
+            "SELECT * FROM device_codes WHERE tenant_id = $1 AND device_code_hash = $2",
+        )
+        .bind(&tid)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let code = row.as_ref().map(device_code_from_row).transpose()?;
+        if code.is_some() {
+            sqlx::query("UPDATE device_codes SET last_poll_at = $3 WHERE tenant_id = $1 AND device_code_hash = $2")
+                .bind(&tid)
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(code)
+    }
+
+    async fn decide_device_code(
+        &self,
+        user_code: &str,
+        status: DeviceStatus,
+        user_id: Option<Uuid>,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE device_codes SET status = $2, user_id = $3
+             WHERE user_code = $1 AND status = 'pending' AND expires_at > $4",
+        )
+        .bind(user_code)
+        .bind(status.as_str())
+        .bind(user_id.map(|u| u.to_string()))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn consume_device_code(&self, tenant_id: Uuid, hash: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE device_codes SET status = 'consumed'
+             WHERE tenant_id = $1 AND device_code_hash = $2 AND status = 'approved'",
+        )
+        .bind(tenant_id.to_string())
+        .bind(hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn sign_in_failures(
+        &self,
+        key: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<FailureCount> {
+        let row = sqlx::query(
+            "SELECT failures, window_start, locked_until FROM sign_in_failures WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => {
+                let window_start: i64 = r.get("window_start");
+                let failures = if now - window_start > window_secs {
+                    0
+                } else {
+                    r.get("failures")
+                };
+                FailureCount {
+                    failures,
+                    locked_until: r.get("locked_until"),
+                }
+            }
+            None => FailureCount::default(),
+        })
+    }
+
+    async fn record_sign_in_failure(
+        &self,
+        key: &str,
+        now: i64,
+        window_secs: i64,
+    ) -> Result<FailureCount> {
+        let row = sqlx::query(
+            "INSERT INTO sign_in_failures (key, failures, window_start, locked_until) VALUES ($1, 1, $2, 0)
+             ON CONFLICT (key) DO UPDATE SET
+                failures = CASE WHEN $2 - window_start > $3 THEN 1 ELSE failures + 1 END,
+                window_start = CASE WHEN $2 - window_start > $3 THEN $2 ELSE window_start END
+             RETURNING failures, locked_until",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_secs)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(FailureCount {
+            failures: row.get("failures"),
+            locked_until: row.get("locked_until"),
+        })
+    }
+
+    async fn lock_sign_in(&self, key: &str, until: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sign_in_failures SET locked_until = MAX(locked_until, $2) WHERE key = $1",
+        )
+        .bind(key)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn clear_sign_in_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sign_in_failures WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn rotate_signing_key(&self, key: SigningKey, now: i64, prune_before: i64) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1")
+            .bind(prune_before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key.kid)
+        .bind(&key.algorithm)
+        .bind(&key.private_key)
+        .bind(&key.public_key)
+        .bind(&key.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        let rows = sqlx::query("SELECT * FROM signing_keys ORDER BY created_at, kid")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(signing_key_from_row).collect())
     }
 }

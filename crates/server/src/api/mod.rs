@@ -1,7 +1,7 @@
 //! The HTTP surface: routes, the correlation-id and logging middleware, and JSON answers for
 //! unknown routes and methods.
 
-mod body;
+pub mod body;
 mod policies;
 mod rows;
 
@@ -17,7 +17,7 @@ use proto::CORRELATION_HEADER;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
-use crate::auth::token;
+use crate::auth::{device, discovery, token};
 use crate::error::ApiError;
 use crate::state::ApiContext;
 
@@ -53,12 +53,22 @@ pub fn router(ctx: ApiContext) -> Router {
         // The module speaks /v1.0, Microsoft365DSC /v1: the same API (§2).
         .nest("/v1.0", api.clone())
         .nest("/v1", api)
+        .nest("/admin/v1", crate::admin::router())
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/oauth2/v2.0/revoke", post(token::revoke))
+        .route(
+            "/{tenant}/oauth2/v2.0/devicecode",
+            post(device::device_authorization),
+        )
+        .route(
+            "/devicelogin",
+            get(device::login_page).post(device::login_submit),
+        )
         .route(
             "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(token::openid_configuration),
+            get(discovery::openid_configuration),
         )
-        .route("/{tenant}/discovery/v2.0/keys", get(token::jwks))
+        .route("/{tenant}/discovery/v2.0/keys", get(discovery::jwks))
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),

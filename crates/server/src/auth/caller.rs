@@ -78,13 +78,25 @@ fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     }
 }
 
+fn invalid(why: &str) -> ApiError {
+    ApiError::Unauthorized(format!(
+        "The access token is not valid: {why}. Sign in again with `mscommerce connect`."
+    ))
+}
+
+/// The payload of a JWT, read without verifying it: only to choose which issuer verifies it.
+fn unverified_claims(token: &str) -> Option<serde_json::Value> {
+    let payload = token.split('.').nth(1)?;
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Verifies an access token of this server and answers its claims.
-pub fn verify_access_token(ctx: &ApiContext, token: &str) -> Result<AccessTokenClaims, ApiError> {
-    let invalid = |why: &str| {
-        ApiError::Unauthorized(format!(
-            "The access token is not valid: {why}. Sign in again with `mscommerce connect`."
-        ))
-    };
+pub async fn verify_access_token(
+    ctx: &ApiContext,
+    token: &str,
+) -> Result<AccessTokenClaims, ApiError> {
     let header = jsonwebtoken::decode_header(token)
         .map_err(|_| invalid("it is not a signed JWT this service accepts"))?;
     if header.alg != Algorithm::EdDSA {
@@ -95,27 +107,34 @@ pub fn verify_access_token(ctx: &ApiContext, token: &str) -> Result<AccessTokenC
     let kid = header
         .kid
         .ok_or_else(|| invalid("it names no signing key (kid)"))?;
-    let key = ctx
-        .keys
-        .decoding_key(&kid)
-        .ok_or_else(|| invalid("it is signed by a key this service does not know"))?;
+    let key = match ctx.keys.decoding_key(&kid) {
+        Some(k) => k,
+        None => {
+            // Another node may have rotated the keys since this one loaded them.
+            ctx.keys.reload_for_unknown_kid(ctx.store.as_ref()).await;
+            ctx.keys
+                .decoding_key(&kid)
+                .ok_or_else(|| invalid("it is signed by a key this service does not know"))?
+        }
+    };
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_audience(&[ctx.settings.resource_id.as_str()]);
     validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
     validation.validate_nbf = true;
     validation.leeway = 60;
-    let data = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &validation).map_err(|e| {
-        use jsonwebtoken::errors::ErrorKind;
-        match e.kind() {
-            ErrorKind::ExpiredSignature => ApiError::Unauthorized(
-                "The access token has expired. Run `mscommerce connect` again.".into(),
-            ),
-            ErrorKind::ImmatureSignature => invalid("it is not valid yet (nbf)"),
-            ErrorKind::InvalidAudience => invalid("it is for another resource (aud)"),
-            ErrorKind::InvalidSignature => invalid("its signature does not match"),
-            _ => invalid("its claims are malformed"),
-        }
-    })?;
+    let data =
+        jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::Unauthorized(
+                    "The access token has expired. Run `mscommerce connect` again.".into(),
+                ),
+                ErrorKind::ImmatureSignature => invalid("it is not valid yet (nbf)"),
+                ErrorKind::InvalidAudience => invalid("it is for another resource (aud)"),
+                ErrorKind::InvalidSignature => invalid("its signature does not match"),
+                _ => invalid("its claims are malformed"),
+            }
+        })?;
     let claims = data.claims;
     let tid = uuid::Uuid::parse_str(&claims.tid)
         .map_err(|_| invalid("its tenant id (tid) is not a GUID"))?;
@@ -123,6 +142,152 @@ pub fn verify_access_token(ctx: &ApiContext, token: &str) -> Result<AccessTokenC
         return Err(invalid("it was issued by another issuer (iss)"));
     }
     Ok(claims)
+}
+
+async fn tenant_by_id(ctx: &ApiContext, tid: &str) -> Result<Tenant, ApiError> {
+    ctx.store
+        .find_tenant(tid)
+        .await?
+        .filter(|t| t.id.to_string().eq_ignore_ascii_case(tid))
+        .ok_or_else(|| {
+            ApiError::Unauthorized(format!(
+                "The token's tenant {tid} is not known to this service."
+            ))
+        })
+}
+
+fn revoked() -> ApiError {
+    ApiError::Unauthorized("The access token was revoked (the password, roles or permissions changed, or the session was ended). Run `mscommerce connect` again.".into())
+}
+
+async fn caller_from_own_token(ctx: &ApiContext, token: &str) -> Result<Caller, ApiError> {
+    let claims = verify_access_token(ctx, token).await?;
+    let tenant = tenant_by_id(ctx, &claims.tid).await?;
+    let issued_ms = claims.iat_ms.unwrap_or(claims.iat * 1000);
+    if claims.scp.is_some() {
+        let user_id = uuid::Uuid::parse_str(&claims.oid)
+            .map_err(|_| invalid("its object id (oid) is not a GUID"))?;
+        let user = ctx
+            .store
+            .find_user(tenant.id, user_id)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("The token's user no longer exists.".into()))?;
+        if issued_ms < user.tokens_valid_after {
+            return Err(revoked());
+        }
+        let roles: Vec<Role> = claims
+            .wids
+            .iter()
+            .filter_map(|w| Role::from_template_id(w))
+            .collect();
+        Ok(Caller {
+            tenant,
+            actor: user.upn.to_string(),
+            actor_kind: ActorKind::User,
+            user_type: Some(user.user_type),
+            access: Access::for_roles(&roles),
+        })
+    } else {
+        let app_id = claims
+            .azp
+            .as_deref()
+            .and_then(|a| uuid::Uuid::parse_str(a).ok())
+            .ok_or_else(|| invalid("it names no application (azp)"))?;
+        let app = ctx
+            .store
+            .find_application(app_id)
+            .await?
+            .filter(|a| a.tenant_id == tenant.id)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("The token's application no longer exists.".into())
+            })?;
+        if issued_ms < app.tokens_valid_after {
+            return Err(revoked());
+        }
+        let perms: Vec<AppPermission> = claims
+            .roles
+            .iter()
+            .filter_map(|r| AppPermission::parse(r))
+            .collect();
+        Ok(Caller {
+            tenant,
+            actor: app.id.to_string(),
+            actor_kind: ActorKind::Application,
+            user_type: None,
+            access: Access::for_app_permissions(&perms),
+        })
+    }
+}
+
+async fn caller_from_external_token(
+    ctx: &ApiContext,
+    token: &str,
+    iss: &str,
+    unverified: &serde_json::Value,
+) -> Result<Caller, ApiError> {
+    let issuer = ctx
+        .external
+        .iter()
+        .find(|e| {
+            let tenant = unverified
+                .get(&e.config.tenant_claim)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            e.matches(iss, tenant)
+        })
+        .ok_or_else(|| invalid("it was issued by an issuer this service does not trust (iss)"))?;
+    let tid = unverified
+        .get(&issuer.config.tenant_claim)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let claims = issuer
+        .verify(token, &tid)
+        .await
+        .map_err(|why| invalid(&why))?;
+    let tenant = tenant_by_id(ctx, &tid).await?;
+    if claims.scp.is_some() {
+        let actor = claims
+            .upn
+            .or(claims.preferred_username)
+            .or(claims.unique_name)
+            .or(claims.oid)
+            .ok_or_else(|| invalid("it names no user (upn, preferred_username or oid)"))?;
+        let roles: Vec<Role> = claims
+            .wids
+            .iter()
+            .filter_map(|w| Role::from_template_id(w))
+            .collect();
+        let user_type = if claims.acct == Some(1) {
+            UserType::Guest
+        } else {
+            UserType::Member
+        };
+        Ok(Caller {
+            tenant,
+            actor,
+            actor_kind: ActorKind::User,
+            user_type: Some(user_type),
+            access: Access::for_roles(&roles),
+        })
+    } else {
+        let actor = claims
+            .azp
+            .or(claims.appid)
+            .ok_or_else(|| invalid("it names no application (azp or appid)"))?;
+        let perms: Vec<AppPermission> = claims
+            .roles
+            .iter()
+            .filter_map(|r| AppPermission::parse(r))
+            .collect();
+        Ok(Caller {
+            tenant,
+            actor,
+            actor_kind: ActorKind::Application,
+            user_type: None,
+            access: Access::for_app_permissions(&perms),
+        })
+    }
 }
 
 impl FromRequestParts<ApiContext> for Caller {
@@ -133,46 +298,17 @@ impl FromRequestParts<ApiContext> for Caller {
         ctx: &ApiContext,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        let claims = verify_access_token(ctx, token)?;
-        let tenant = ctx
-            .store
-            .find_tenant(&claims.tid)
-            .await?
-            .filter(|t| t.id.to_string() == claims.tid)
-            .ok_or_else(|| ApiError::Unauthorized("The token's tenant no longer exists.".into()))?;
-        if claims.scp.is_some() {
-            let roles: Vec<Role> = claims
-                .wids
-                .iter()
-                .filter_map(|w| Role::from_template_id(w))
-                .collect();
-            let actor = claims.upn.clone().unwrap_or_else(|| claims.oid.clone());
-            let user = ctx.store.find_user_by_upn(tenant.id, &actor).await?;
-            let user = user
-                .filter(|u| u.id.to_string() == claims.oid)
-                .ok_or_else(|| {
-                    ApiError::Unauthorized("The token's user no longer exists.".into())
-                })?;
-            Ok(Caller {
-                tenant,
-                actor,
-                actor_kind: ActorKind::User,
-                user_type: Some(user.user_type),
-                access: Access::for_roles(&roles),
-            })
+        let unverified = unverified_claims(token)
+            .ok_or_else(|| invalid("it is not a signed JWT this service accepts"))?;
+        let iss = unverified
+            .get("iss")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let own_prefix = format!("{}/", ctx.settings.issuer_base);
+        if iss.starts_with(&own_prefix) || ctx.external.is_empty() {
+            caller_from_own_token(ctx, token).await
         } else {
-            let perms: Vec<AppPermission> = claims
-                .roles
-                .iter()
-                .filter_map(|r| AppPermission::parse(r))
-                .collect();
-            Ok(Caller {
-                tenant,
-                actor: claims.azp.clone().unwrap_or_else(|| claims.oid.clone()),
-                actor_kind: ActorKind::Application,
-                user_type: None,
-                access: Access::for_app_permissions(&perms),
-            })
+            caller_from_external_token(ctx, token, iss, &unverified).await
         }
     }
 }

@@ -1,8 +1,12 @@
 //! Signing in: keys, password hashing, the token endpoint and the caller extractor.
 
 pub mod caller;
+pub mod device;
+pub mod discovery;
+pub mod external;
 pub mod keys;
 pub mod password;
+pub mod signin;
 pub mod token;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
