@@ -58,6 +58,16 @@ fn collect_names(cmd: &clap::Command) -> Names {
             names.commands.insert(squash(alias), name.clone());
         }
     }
+    // Parameters of nested commands (`admin user create --upn`) are known too; the top level's
+    // meaning of a name wins.
+    let mut nested: Vec<&clap::Command> = cmd
+        .get_subcommands()
+        .flat_map(|s| s.get_subcommands())
+        .collect();
+    while let Some(c) = nested.pop() {
+        add_args(c, &mut names);
+        nested.extend(c.get_subcommands());
+    }
     names
 }
 

@@ -4,12 +4,13 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use proto::{
-    AuditPage, Items, OfferTypePolicy, Policy, ProductPolicy, UpdateDefaultValue, UpdatePolicyValue,
+    AuditPage, Items, OfferTypePolicy, Policy, ProductPolicy, TokenResponse, UpdateDefaultValue,
+    UpdatePolicyValue,
 };
 use reqwest::{Method, StatusCode};
 
 use crate::cache::{self, CachedConnection};
-use crate::http::{password_grant, ApiClient, ServiceError};
+use crate::http::{token_request, ApiClient, ServiceError};
 use crate::output::{
     self, AuditRecord, OfferTypeRecord, OutputFormat, PolicyRecord, ProductRecord,
 };
@@ -32,7 +33,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(code: u8, message: impl Into<String>) -> Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -40,7 +41,7 @@ impl Failure {
     }
 
     /// A failed call, in the module's words: "<context>: <the server's reason>".
-    fn service(context: &str, e: ServiceError) -> Failure {
+    pub fn service(context: &str, e: ServiceError) -> Failure {
         match e.status() {
             Some(StatusCode::UNAUTHORIZED) => Failure::new(
                 EXIT_NOT_SIGNED_IN,
@@ -61,13 +62,14 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-type Outcome = Result<(), Failure>;
+pub type Outcome = Result<(), Failure>;
 
 /// Runs one client command and answers its exit status.
 pub async fn run(global: GlobalArgs, command: Command) -> u8 {
     let result = match command {
         Command::Connect(args) => connect(&global, args).await,
-        Command::Disconnect => disconnect(),
+        Command::Disconnect => disconnect(&global).await,
+        Command::Admin(command) => crate::admin::run(&global, command).await,
         Command::GetPolicies => get_policies(&global).await,
         Command::GetPolicy(args) => get_policy(&global, &args.policy_id).await,
         Command::GetProductPolicies(args) => get_product_policies(&global, args).await,
@@ -98,9 +100,10 @@ fn policy_path<'a>(policy_id: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     segments
 }
 
-/// The signed-in session: `--token` if given, else the cached sign-in, if it has not expired.
-fn session(global: &GlobalArgs) -> Result<ApiClient, Failure> {
-    let cached = cache::load()?;
+/// The signed-in session: `--token` if given, else the profile's cached sign-in, refreshed
+/// silently with its refresh token when it is about to expire.
+async fn session(global: &GlobalArgs) -> Result<ApiClient, Failure> {
+    let cached = cache::load(&global.profile)?;
     if let Some(token) = &global.token {
         let url = global
             .url
@@ -109,23 +112,75 @@ fn session(global: &GlobalArgs) -> Result<ApiClient, Failure> {
             .unwrap_or_else(|| DEFAULT_URL.to_string());
         return Ok(ApiClient::new(&url, token));
     }
-    let Some(conn) = cached else {
+    let Some(mut conn) = cached else {
         return Err(Failure::new(
             EXIT_NOT_SIGNED_IN,
             "You must call `mscommerce connect` before any other command.",
         ));
     };
-    if conn.expires_at <= chrono::Utc::now().timestamp() + 30 {
-        return Err(Failure::new(
-            EXIT_NOT_SIGNED_IN,
-            "Your credentials have expired. Please run `mscommerce connect` again.",
-        ));
+    let now = chrono::Utc::now().timestamp();
+    if conn.expires_at <= now + REFRESH_MARGIN_SECS {
+        conn = refresh(&global.profile, conn, now).await?;
     }
-    let url = global.url.clone().unwrap_or(conn.url);
+    let url = global.url.clone().unwrap_or_else(|| conn.url.clone());
     Ok(ApiClient::new(&url, &conn.access_token))
 }
 
-fn read_line(prompt: Option<&str>) -> anyhow::Result<String> {
+/// Tokens are refreshed this long before they expire, so a command never starts with a token that
+/// runs out mid-way.
+const REFRESH_MARGIN_SECS: i64 = 300;
+
+async fn refresh(
+    profile: &str,
+    mut conn: CachedConnection,
+    now: i64,
+) -> Result<CachedConnection, Failure> {
+    let expired = || {
+        Failure::new(
+            EXIT_NOT_SIGNED_IN,
+            "Your credentials have expired. Please run `mscommerce connect` again.",
+        )
+    };
+    let Some(refresh_token) = conn.refresh_token.clone() else {
+        return if conn.expires_at > now + 30 {
+            Ok(conn)
+        } else {
+            Err(expired())
+        };
+    };
+    let client_id = conn
+        .client_id
+        .clone()
+        .unwrap_or_else(|| proto::CLI_CLIENT_ID.to_string());
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.as_str()),
+        ("client_id", client_id.as_str()),
+    ];
+    match token_request(conn.authority(), &conn.tenant, &form).await {
+        Ok(token) => {
+            conn.access_token = token.access_token;
+            conn.expires_at = chrono::Utc::now().timestamp() + token.expires_in as i64;
+            conn.refresh_token = token.refresh_token.or(Some(refresh_token));
+            cache::save(profile, &conn)?;
+            Ok(conn)
+        }
+        // The server is out of reach: the current token may still do.
+        Err(ServiceError::Unreachable { .. }) if conn.expires_at > now + 30 => Ok(conn),
+        Err(ServiceError::Status { reason, .. }) => Err(Failure::new(
+            EXIT_NOT_SIGNED_IN,
+            format!(
+                "Your credentials have expired. Please run `mscommerce connect` again. ({reason})"
+            ),
+        )),
+        Err(e) => Err(Failure::new(
+            EXIT_FAILED,
+            format!("Could not refresh the sign-in: {e}"),
+        )),
+    }
+}
+
+pub fn read_line(prompt: Option<&str>) -> anyhow::Result<String> {
     if let Some(p) = prompt {
         eprint!("{p}");
         std::io::stderr().flush()?;
@@ -135,10 +190,100 @@ fn read_line(prompt: Option<&str>) -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+fn sign_in_failure(e: ServiceError) -> Failure {
+    match e {
+        ServiceError::Status { reason, .. } => {
+            Failure::new(EXIT_NOT_SIGNED_IN, format!("Sign-in failed: {reason}"))
+        }
+        other => Failure::new(EXIT_FAILED, format!("Sign-in failed: {other}")),
+    }
+}
+
 async fn connect(global: &GlobalArgs, args: ConnectArgs) -> Outcome {
+    let url = global
+        .url
+        .clone()
+        .or_else(|| cache::load(&global.profile).ok().flatten().map(|c| c.url))
+        .unwrap_or_else(|| DEFAULT_URL.to_string());
+    let authority = args.authority.clone().unwrap_or_else(|| url.clone());
+    let scope = format!("{}/.default offline_access", args.resource);
+    let (tenant, username, client_id, token) = if let Some(client_id) = &args.client_id {
+        let tenant = args.tenant.clone().ok_or_else(|| {
+            Failure::new(
+                EXIT_USAGE,
+                "--client-id needs --tenant: the tenant the application belongs to.",
+            )
+        })?;
+        let secret = read_line(None)?;
+        if secret.is_empty() {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                "No client secret on standard input.",
+            ));
+        }
+        let scope = format!("{}/.default", args.resource);
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret.as_str()),
+            ("scope", scope.as_str()),
+        ];
+        let token = token_request(&authority, &tenant, &form)
+            .await
+            .map_err(sign_in_failure)?;
+        (tenant, None, client_id.clone(), token)
+    } else if args.device_code {
+        let tenant = args
+            .tenant
+            .clone()
+            .or_else(|| {
+                args.username
+                    .as_deref()
+                    .and_then(|u| u.split_once('@'))
+                    .map(|(_, d)| d.to_ascii_lowercase())
+            })
+            .ok_or_else(|| {
+                Failure::new(
+                    EXIT_USAGE,
+                    "--device-code needs --tenant (or --username): the tenant to sign in to.",
+                )
+            })?;
+        let token = device_code_flow(&authority, &tenant, &scope).await?;
+        (tenant, None, proto::CLI_CLIENT_ID.to_string(), token)
+    } else {
+        let (tenant, username, token) = password_flow(&authority, &args, &scope).await?;
+        (
+            tenant,
+            Some(username),
+            proto::CLI_CLIENT_ID.to_string(),
+            token,
+        )
+    };
+    let conn = CachedConnection {
+        url,
+        authority: args.authority.clone(),
+        tenant: tenant.clone(),
+        username: username.clone(),
+        client_id: Some(client_id.clone()),
+        access_token: token.access_token,
+        expires_at: chrono::Utc::now().timestamp() + token.expires_in as i64,
+        refresh_token: token.refresh_token,
+    };
+    cache::save(&global.profile, &conn)?;
+    let who = username.unwrap_or_else(|| format!("application {client_id}"));
+    eprintln!("Connected to {tenant} as {who} at {}.", conn.url);
+    Ok(())
+}
+
+/// Password sign-in; asks for (or reads) the TOTP code only when the server says the account needs it.
+async fn password_flow(
+    authority: &str,
+    args: &ConnectArgs,
+    scope: &str,
+) -> Result<(String, String, TokenResponse), Failure> {
     let interactive = std::io::stdin().is_terminal() && !args.password_stdin;
-    let username = match args.username {
-        Some(u) => u,
+    let username = match &args.username {
+        Some(u) => u.clone(),
         None if args.password_stdin => {
             return Err(Failure::new(
                 EXIT_USAGE,
@@ -166,8 +311,8 @@ async fn connect(global: &GlobalArgs, args: ConnectArgs) -> Outcome {
             "No password given on standard input.",
         ));
     }
-    let tenant = match args.tenant {
-        Some(t) => t,
+    let tenant = match &args.tenant {
+        Some(t) => t.clone(),
         None => match username.split_once('@') {
             Some((_, domain)) if !domain.is_empty() => domain.to_ascii_lowercase(),
             _ => {
@@ -178,38 +323,102 @@ async fn connect(global: &GlobalArgs, args: ConnectArgs) -> Outcome {
             }
         },
     };
-    let url = global
-        .url
-        .clone()
-        .or_else(|| cache::load().ok().flatten().map(|c| c.url))
-        .unwrap_or_else(|| DEFAULT_URL.to_string());
-    let authority = args.authority.unwrap_or_else(|| url.clone());
-    let token = password_grant(&authority, &tenant, &args.resource, &username, &password)
-        .await
-        .map_err(|e| match e {
-            ServiceError::Status { reason, .. } => {
-                Failure::new(EXIT_NOT_SIGNED_IN, format!("Sign-in failed: {reason}"))
+    let mut mfa_code = args.mfa_code.clone();
+    loop {
+        let mut form = vec![
+            ("grant_type", "password"),
+            ("client_id", proto::CLI_CLIENT_ID),
+            ("scope", scope),
+            ("username", username.as_str()),
+            ("password", password.as_str()),
+        ];
+        if let Some(code) = &mfa_code {
+            form.push(("mfa_code", code.as_str()));
+        }
+        match token_request(authority, &tenant, &form).await {
+            Ok(token) => return Ok((tenant, username, token)),
+            Err(e) if e.code() == Some("mfa_required") && mfa_code.is_none() => {
+                let code = if interactive {
+                    read_line(Some("Verification code from your authenticator app: "))?
+                } else {
+                    read_line(None)?
+                };
+                if code.trim().is_empty() {
+                    return Err(Failure::new(
+                        EXIT_NOT_SIGNED_IN,
+                        "Sign-in failed: this account needs a verification code (--mfa-code, or a second line on standard input).",
+                    ));
+                }
+                mfa_code = Some(code.trim().to_string());
             }
-            other => Failure::new(EXIT_FAILED, format!("Sign-in failed: {other}")),
-        })?;
-    let conn = CachedConnection {
-        url,
-        tenant: tenant.clone(),
-        username: Some(username.clone()),
-        access_token: token.access_token,
-        expires_at: chrono::Utc::now().timestamp() + token.expires_in as i64,
-    };
-    cache::save(&conn)?;
-    eprintln!("Connected to {tenant} as {username} at {}.", conn.url);
-    Ok(())
+            Err(e) => return Err(sign_in_failure(e)),
+        }
+    }
 }
 
-fn disconnect() -> Outcome {
-    if cache::clear()? {
-        eprintln!("Signed out: the cached token is gone.");
-    } else {
-        eprintln!("Not signed in: there was no cached token.");
+/// The device authorization grant (RFC 8628): show the code, then poll until the user has signed
+/// in at the verification page, declined, or the code expired.
+async fn device_code_flow(
+    authority: &str,
+    tenant: &str,
+    scope: &str,
+) -> Result<TokenResponse, Failure> {
+    let start: proto::DeviceCodeResponse = crate::http::post_form(
+        authority,
+        tenant,
+        "devicecode",
+        &[("client_id", proto::CLI_CLIENT_ID), ("scope", scope)],
+    )
+    .await
+    .map_err(sign_in_failure)?;
+    eprintln!("{}", start.message);
+    let mut interval = std::time::Duration::from_secs(start.interval.max(1));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(start.expires_in + 5);
+    loop {
+        tokio::time::sleep(interval).await;
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", proto::CLI_CLIENT_ID),
+            ("device_code", start.device_code.as_str()),
+        ];
+        match token_request(authority, tenant, &form).await {
+            Ok(token) => return Ok(token),
+            Err(e)
+                if e.code() == Some("authorization_pending")
+                    && std::time::Instant::now() < deadline => {}
+            // RFC 8628 §3.5: slow down by five seconds.
+            Err(e) if e.code() == Some("slow_down") => {
+                interval += std::time::Duration::from_secs(5)
+            }
+            Err(e) => return Err(sign_in_failure(e)),
+        }
     }
+}
+
+async fn disconnect(global: &GlobalArgs) -> Outcome {
+    let Some(conn) = cache::load(&global.profile)? else {
+        eprintln!("Not signed in: there was no cached token.");
+        return Ok(());
+    };
+    // Revoke the refresh token at the server, so a copy of the cache is worth nothing; the local
+    // copy goes even if the server cannot be reached.
+    if let Some(refresh_token) = &conn.refresh_token {
+        let revoked = crate::http::post_form::<serde_json::Value>(
+            conn.authority(),
+            &conn.tenant,
+            "revoke",
+            &[
+                ("token", refresh_token.as_str()),
+                ("token_type_hint", "refresh_token"),
+            ],
+        )
+        .await;
+        if let Err(e) = revoked {
+            eprintln!("warning: the server did not confirm the sign-out ({e}); the local token is removed anyway.");
+        }
+    }
+    cache::clear(&global.profile)?;
+    eprintln!("Signed out of {}.", conn.tenant);
     Ok(())
 }
 
@@ -231,7 +440,7 @@ fn module_shim(verb: &str, args: ModuleArgs) -> Outcome {
 }
 
 async fn get_policies(global: &GlobalArgs) -> Outcome {
-    let api = session(global)?;
+    let api = session(global).await?;
     let items: Items<Policy> = api
         .call::<(), _>(Method::GET, &["v1.0", "policies"], &[], None)
         .await
@@ -246,7 +455,7 @@ fn retrieve_context(policy_id: &str) -> String {
 }
 
 async fn get_policy(global: &GlobalArgs, policy_id: &str) -> Outcome {
-    let api = session(global)?;
+    let api = session(global).await?;
     let policy: Policy = api
         .call::<(), _>(Method::GET, &policy_path(policy_id, &[]), &[], None)
         .await
@@ -294,7 +503,7 @@ async fn list_rows<T: serde::de::DeserializeOwned>(
 }
 
 async fn get_product_policies(global: &GlobalArgs, args: GetProductPoliciesArgs) -> Outcome {
-    let api = session(global)?;
+    let api = session(global).await?;
     let policy_id = &args.policy.policy_id;
     let filter = name_filter(args.matching.as_deref())?;
     let matches = |name: &str, id: &str| {
@@ -324,7 +533,7 @@ async fn get_product_policies(global: &GlobalArgs, args: GetProductPoliciesArgs)
 }
 
 async fn get_product_policy(global: &GlobalArgs, args: GetProductPolicyArgs) -> Outcome {
-    let api = session(global)?;
+    let api = session(global).await?;
     let policy_id = &args.policy.policy_id;
     let context = retrieve_context(policy_id);
     if let Some(offer) = &args.offer_type {
@@ -464,7 +673,7 @@ async fn update_product_policy(global: &GlobalArgs, args: UpdateArgs) -> Outcome
         (None, Some(false)) => "Disabled".to_string(),
         (None, None) => return Err(Failure::new(EXIT_USAGE, "Give --value or --enabled.")),
     };
-    let api = session(global)?;
+    let api = session(global).await?;
     let policy_id = args.policy.policy_id.clone();
     let targets = update_targets(&api, &args).await?;
     // A row changes when its value differs, or when it follows the default and is now pinned.
@@ -561,7 +770,7 @@ async fn update_product_policy(global: &GlobalArgs, args: UpdateArgs) -> Outcome
 }
 
 async fn set_default_policy(global: &GlobalArgs, args: SetDefaultArgs) -> Outcome {
-    let api = session(global)?;
+    let api = session(global).await?;
     let policy_id = &args.policy.policy_id;
     let policy: Policy = api
         .call(
@@ -584,7 +793,7 @@ async fn set_default_policy(global: &GlobalArgs, args: SetDefaultArgs) -> Outcom
 }
 
 async fn reset_product_policy(global: &GlobalArgs, args: ResetArgs) -> Outcome {
-    let api = session(global)?;
+    let api = session(global).await?;
     let policy_id = &args.policy.policy_id;
     let context = format!("Failed to reset policy with PolicyId '{policy_id}'");
     if let Some(offer) = &args.offer_type {
@@ -618,7 +827,7 @@ async fn reset_product_policy(global: &GlobalArgs, args: ResetArgs) -> Outcome {
 }
 
 async fn get_audit_log(global: &GlobalArgs, args: AuditArgs) -> Outcome {
-    let api = session(global)?;
+    let api = session(global).await?;
     let policy_id = &args.policy.policy_id;
     let mut query: Vec<(&str, String)> = Vec::new();
     for (k, v) in [

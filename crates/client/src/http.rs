@@ -9,8 +9,13 @@ use serde::Serialize;
 /// A failed call, with what the server said.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// `code` is the API's `errorCode` or the OAuth `error`.
     #[error("{reason}")]
-    Status { status: StatusCode, reason: String },
+    Status {
+        status: StatusCode,
+        code: String,
+        reason: String,
+    },
     #[error("cannot reach {url}: {detail}")]
     Unreachable { url: String, detail: String },
     #[error("the server's answer could not be read: {0}")]
@@ -21,6 +26,13 @@ impl ServiceError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             ServiceError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ServiceError::Status { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -101,6 +113,25 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    /// A call whose answer has no body (204 No Content).
+    pub async fn call_no_content(
+        &self,
+        method: Method,
+        segments: &[&str],
+    ) -> Result<(), ServiceError> {
+        let value: Option<serde_json::Value> = self
+            .call::<(), _>(method, segments, &[], None)
+            .await
+            .or_else(|e| match e {
+                ServiceError::Decode(_) => Ok(None),
+                other => Err(other),
+            })?;
+        let _ = value;
+        Ok(())
+    }
+}
+
 async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ServiceError> {
     let status = response.status();
     let bytes = response
@@ -110,48 +141,55 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, S
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| ServiceError::Decode(e.to_string()));
     }
-    let reason = match serde_json::from_slice::<ErrorBody>(&bytes) {
-        Ok(body) => body.reason,
+    let (code, reason) = match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => (body.error_code, body.reason),
         Err(_) => match serde_json::from_slice::<OAuthError>(&bytes) {
-            Ok(body) => body.error_description,
-            Err(_) => format!(
-                "{status}: {}",
-                String::from_utf8_lossy(&bytes)
-                    .chars()
-                    .take(300)
-                    .collect::<String>()
+            Ok(body) => (body.error, body.error_description),
+            Err(_) => (
+                String::new(),
+                format!(
+                    "{status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                        .chars()
+                        .take(300)
+                        .collect::<String>()
+                ),
             ),
         },
     };
-    Err(ServiceError::Status { status, reason })
+    Err(ServiceError::Status {
+        status,
+        code,
+        reason,
+    })
 }
 
-/// The resource-owner password grant against `{authority}/{tenant}/oauth2/v2.0/token`.
-pub async fn password_grant(
+/// A form POST to the authorization server, e.g. `{authority}/{tenant}/oauth2/v2.0/token`.
+pub async fn post_form<T: DeserializeOwned>(
     authority: &str,
     tenant: &str,
-    resource: &str,
-    username: &str,
-    password: &str,
-) -> Result<TokenResponse, ServiceError> {
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> Result<T, ServiceError> {
     let url = format!(
-        "{}/{}/oauth2/v2.0/token",
+        "{}/{}/oauth2/v2.0/{endpoint}",
         authority.trim_end_matches('/'),
         tenant
     );
-    let scope = format!("{resource}/.default");
-    let form = [
-        ("grant_type", "password"),
-        ("client_id", proto::CLI_CLIENT_ID),
-        ("scope", scope.as_str()),
-        ("username", username),
-        ("password", password),
-    ];
     let response = http_client()
         .post(&url)
-        .form(&form)
+        .form(form)
         .send()
         .await
         .map_err(|e| unreachable(authority, e))?;
     decode(response).await
+}
+
+/// The token endpoint.
+pub async fn token_request(
+    authority: &str,
+    tenant: &str,
+    form: &[(&str, &str)],
+) -> Result<TokenResponse, ServiceError> {
+    post_form(authority, tenant, "token", form).await
 }

@@ -2,6 +2,7 @@
 //! against any server that speaks the wire API. It never decides a rule itself: it sends, and shows
 //! what the server says.
 
+pub mod admin;
 pub mod argv;
 pub mod cache;
 mod commands;
@@ -42,6 +43,16 @@ pub struct GlobalArgs {
     /// The service's address [default: the one `connect` used, else http://127.0.0.1:8080].
     #[arg(long, global = true, env = "MSCOMMERCE_URL", value_name = "URL")]
     pub url: Option<String>,
+
+    /// Which saved connection to use: several tenants or identities side by side.
+    #[arg(
+        long,
+        global = true,
+        env = "MSCOMMERCE_PROFILE",
+        default_value = "default",
+        value_name = "NAME"
+    )]
+    pub profile: String,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -57,7 +68,7 @@ pub enum Command {
     #[command(alias = "Connect-MSCommerce")]
     Connect(ConnectArgs),
 
-    /// Forget the cached sign-in.
+    /// Sign out: revoke the refresh token and forget the cached sign-in.
     #[command(alias = "Disconnect-MSCommerce")]
     Disconnect,
 
@@ -93,6 +104,10 @@ pub enum Command {
     #[command(alias = "Get-MSCommerceAuditLog")]
     GetAuditLog(AuditArgs),
 
+    /// Operator administration: tenants, users, applications, signing keys.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+
     /// Nothing to install: mscommerce is one binary (accepted so seed scripts run as they stand).
     #[command(name = "install-module", alias = "Install-Module", hide = true)]
     InstallModule(ModuleArgs),
@@ -103,6 +118,8 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("method").args(["device_code", "client_id", "password_stdin"])))]
 pub struct ConnectArgs {
     /// Tenant id or domain [default: the domain of the user name].
     #[arg(long, value_name = "TENANT")]
@@ -110,9 +127,22 @@ pub struct ConnectArgs {
     /// User principal name, e.g. admin@contoso.example [default: asked for].
     #[arg(long, value_name = "UPN", alias = "user")]
     pub username: Option<String>,
-    /// Read the password from standard input (for scripts) instead of asking for it.
+    /// Read the password from standard input (for scripts) instead of asking for it; a second line,
+    /// if the account asks for one, is the TOTP verification code.
     #[arg(long)]
     pub password_stdin: bool,
+    /// The TOTP verification code, for accounts that use an authenticator app.
+    #[arg(long, value_name = "CODE")]
+    pub mfa_code: Option<String>,
+    /// Sign in in a browser, on any device, with a code (works where no password may be typed).
+    #[arg(long)]
+    pub device_code: bool,
+    /// Sign in as an application (client credentials), with --client-secret-stdin and --tenant.
+    #[arg(long, value_name = "ID", requires = "client_secret_stdin")]
+    pub client_id: Option<String>,
+    /// Read the application's client secret from standard input.
+    #[arg(long, requires = "client_id")]
+    pub client_secret_stdin: bool,
     /// The authorization server [default: the service's address].
     #[arg(long, value_name = "URL")]
     pub authority: Option<String>,

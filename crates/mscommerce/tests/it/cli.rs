@@ -23,7 +23,8 @@ fn commands_before_connect_and_after_expiry_say_what_to_do() {
     );
 
     // A cached sign-in whose token has expired.
-    let cache = cli.config.path().join("connection.json");
+    let cache = cli.config.path().join("profiles/default.json");
+    std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
     std::fs::write(&cache, format!(r#"{{"url":"{}","tenant":"contoso.example","username":"admin@contoso.example","access_token":"x","expires_at":1}}"#, server.url)).unwrap();
     let r = cli.run(&["get-policies"]);
     assert_eq!(r.code, 3);
@@ -405,7 +406,7 @@ fn interactive_connect_hides_the_password() {
         !screen.contains(&password),
         "the password must not be echoed: {screen}"
     );
-    assert!(config.path().join("connection.json").exists());
+    assert!(config.path().join("profiles/default.json").exists());
 }
 
 #[test]

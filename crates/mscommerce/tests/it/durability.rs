@@ -121,7 +121,10 @@ fn the_client_token_cache_is_private() {
     let server = TestServer::start();
     let cli = server.cli();
     cli.connect(&server, "reader@contoso.example");
-    assert_eq!(mode(&cli.config.path().join("connection.json")), 0o600);
+    assert_eq!(
+        mode(&cli.config.path().join("profiles/default.json")),
+        0o600
+    );
 }
 
 #[test]
