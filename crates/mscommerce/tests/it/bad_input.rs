@@ -212,7 +212,7 @@ fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
                 "application/json",
                 format!(
                     r#"{{"policyValue":"Disabled","pad":"{}"}}"#,
-                    "x".repeat(200_000)
+                    "x".repeat(70_000)
                 )
                 .into_bytes(),
             ),
