@@ -8,5 +8,6 @@ mod cli;
 mod durability;
 mod roles;
 mod seed;
+mod signin;
 mod support;
 mod tenant_default;

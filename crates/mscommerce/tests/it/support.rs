@@ -30,6 +30,7 @@ pub struct DevTenant {
 
 #[derive(Debug, Deserialize, Clone)]
 pub struct DevCredentials {
+    pub operator_token: String,
     pub tenants: Vec<DevTenant>,
 }
 
@@ -48,8 +49,21 @@ impl TestServer {
         Self::start_with(&[])
     }
 
-    pub fn start_with(extra: &[&str]) -> TestServer {
+    /// Starts a server with a configuration file holding `config` (TOML).
+    pub fn start_with_config(config: &str, extra: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("mscommerce.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut args: Vec<&str> = vec!["--config", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Self::start_in(dir, &args)
+    }
+
+    pub fn start_with(extra: &[&str]) -> TestServer {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), extra)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> TestServer {
         let (child, url, startup_output) = spawn(dir.path(), extra);
         let credentials = read_credentials(dir.path());
         TestServer {
@@ -169,6 +183,39 @@ impl TestServer {
             Some(token),
             Some(serde_json::json!({ "policyValue": value })),
         )
+    }
+
+    /// A call to the operator API with the operator token.
+    pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let token = self.credentials.operator_token.clone();
+        self.request(method, &format!("/admin/v1{path}"), Some(&token), body)
+    }
+
+    /// A form POST to one of a tenant's OAuth endpoints (`token`, `devicecode`, `revoke`).
+    pub fn oauth(&self, tenant: &str, endpoint: &str, form: &[(&str, &str)]) -> Reply {
+        Reply::from(
+            self.http
+                .post(format!("{}/{tenant}/oauth2/v2.0/{endpoint}", self.url))
+                .form(form)
+                .send()
+                .unwrap(),
+        )
+    }
+
+    /// The key this server signs with, read from its database: for tests that must forge a
+    /// token only the server could have made (expired, wrong audience).
+    pub fn signing_key(&self) -> (String, Vec<u8>) {
+        let url = format!("sqlite://{}", self.data_dir().join("mscommerce.db").display());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            use sqlx::Row;
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let row = sqlx::query("SELECT kid, private_key FROM signing_keys ORDER BY created_at DESC LIMIT 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            (row.get::<String, _>(0), row.get::<Vec<u8>, _>(1))
+        })
     }
 
     pub fn raw(&self) -> &reqwest::blocking::Client {
