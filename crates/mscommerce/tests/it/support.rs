@@ -205,15 +205,23 @@ impl TestServer {
     /// The key this server signs with, read from its database: for tests that must forge a
     /// token only the server could have made (expired, wrong audience).
     pub fn signing_key(&self) -> (String, Vec<u8>) {
-        let url = format!("sqlite://{}", self.data_dir().join("mscommerce.db").display());
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let url = format!(
+            "sqlite://{}",
+            self.data_dir().join("mscommerce.db").display()
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async {
             use sqlx::Row;
             let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            let row = sqlx::query("SELECT kid, private_key FROM signing_keys ORDER BY created_at DESC LIMIT 1")
-                .fetch_one(&pool)
-                .await
-                .unwrap();
+            let row = sqlx::query(
+                "SELECT kid, private_key FROM signing_keys ORDER BY created_at DESC LIMIT 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
             (row.get::<String, _>(0), row.get::<Vec<u8>, _>(1))
         })
     }
