@@ -8,6 +8,7 @@ mod catalog;
 mod cli;
 mod durability;
 mod external;
+mod isolation;
 mod roles;
 mod seed;
 mod signin;

@@ -976,3 +976,18 @@ fn named_profiles_keep_connections_apart() {
     assert_eq!(contoso.json()["PolicyValue"], "Disabled");
     assert_eq!(cli.run(&["get-policies", "--profile", "../etc"]).code, 1);
 }
+
+#[test]
+fn an_address_that_fails_too_often_is_slowed_to_a_stop() {
+    let server = TestServer::start();
+    // Twenty failures spread over twenty names (no single account reaches its own limit)...
+    for i in 0..20 {
+        let upn = format!("guess{i}@contoso.example");
+        let r = server.oauth("contoso.example", "token", &password_form(&upn, "wrong"));
+        assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
+    }
+    // ...lock the address, whatever it asks next.
+    let r = server.oauth("contoso.example", "token", &password_form("admin@contoso.example", &server.password("admin@contoso.example")));
+    assert_eq!((r.status, r.json["error"].as_str()), (429, Some("temporarily_unavailable")), "{}", r.text);
+    assert!(r.headers.contains_key("retry-after"));
+}
