@@ -987,7 +987,19 @@ fn an_address_that_fails_too_often_is_slowed_to_a_stop() {
         assert_eq!(r.json["error"], "invalid_grant", "{}", r.text);
     }
     // ...lock the address, whatever it asks next.
-    let r = server.oauth("contoso.example", "token", &password_form("admin@contoso.example", &server.password("admin@contoso.example")));
-    assert_eq!((r.status, r.json["error"].as_str()), (429, Some("temporarily_unavailable")), "{}", r.text);
+    let r = server.oauth(
+        "contoso.example",
+        "token",
+        &password_form(
+            "admin@contoso.example",
+            &server.password("admin@contoso.example"),
+        ),
+    );
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (429, Some("temporarily_unavailable")),
+        "{}",
+        r.text
+    );
     assert!(r.headers.contains_key("retry-after"));
 }
