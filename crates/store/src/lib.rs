@@ -153,6 +153,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn put_service_credential(&self, kind: &str, id: &str, secret_hash: &str) -> Result<()>;
     async fn service_credential(&self, kind: &str, id: &str) -> Result<Option<String>>;
+    async fn delete_service_credential(&self, kind: &str, id: &str) -> Result<()>;
 
     async fn meta(&self, key: &str) -> Result<Option<String>>;
     async fn set_meta(&self, key: &str, value: &str) -> Result<()>;

@@ -206,6 +206,36 @@ async fn read_default(
     })
 }
 
+/// A uniqueness violation as a `Conflict` that says which rule, anything else as it is.
+fn conflict_if_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict(message())
+    } else {
+        e.into()
+    }
+}
+
+async fn insert_domains(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant_id: &str,
+    domains: &[String],
+) -> Result<()> {
+    for (position, domain) in domains.iter().enumerate() {
+        sqlx::query("INSERT INTO tenant_domains (domain, tenant_id, position) VALUES ($1, $2, $3)")
+            .bind(domain)
+            .bind(tenant_id)
+            .bind(position as i64)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                conflict_if_unique(e, || {
+                    format!("the domain {domain} belongs to another tenant")
+                })
+            })?;
+    }
+    Ok(())
+}
+
 async fn insert_audit(
     tx: &mut Transaction<'static, Sqlite>,
     change: &ChangeContext,
@@ -253,30 +283,8 @@ impl Store for SqliteStore {
         .bind(timestamp(chrono::Utc::now()))
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("a tenant with id {id} already exists"))
-            } else {
-                e.into()
-            }
-        })?;
-        for (position, domain) in t.domains.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO tenant_domains (domain, tenant_id, position) VALUES ($1, $2, $3)",
-            )
-            .bind(domain)
-            .bind(&id)
-            .bind(position as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("the domain {domain} belongs to another tenant"))
-                } else {
-                    e.into()
-                }
-            })?;
-        }
+        .map_err(|e| conflict_if_unique(e, || format!("a tenant with id {id} already exists")))?;
+        insert_domains(&mut tx, &id, &t.domains).await?;
         tx.commit().await?;
         Ok(t)
     }
@@ -335,13 +343,7 @@ impl Store for SqliteStore {
         .bind(u.tokens_valid_after)
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("a user {} already exists in this tenant", u.upn))
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| conflict_if_unique(e, || format!("a user {} already exists in this tenant", u.upn)))?;
         Ok(u)
     }
 
@@ -614,6 +616,15 @@ impl Store for SqliteStore {
         .await?)
     }
 
+    async fn delete_service_credential(&self, kind: &str, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM service_credentials WHERE kind = $1 AND id = $2")
+            .bind(kind)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
             .bind(key)
@@ -729,23 +740,7 @@ impl Store for SqliteStore {
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        for (position, domain) in t.domains.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO tenant_domains (domain, tenant_id, position) VALUES ($1, $2, $3)",
-            )
-            .bind(domain)
-            .bind(&id)
-            .bind(position as i64)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("the domain {domain} belongs to another tenant"))
-                } else {
-                    e.into()
-                }
-            })?;
-        }
+        insert_domains(&mut tx, &id, &t.domains).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -981,13 +976,7 @@ impl Store for SqliteStore {
         .bind(c.user_id.map(|u| u.to_string()))
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict("that user code is taken".into())
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| conflict_if_unique(e, || "that user code is taken".to_string()))?;
         Ok(())
     }
 
