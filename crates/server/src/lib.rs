@@ -68,10 +68,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot trust the external issuer {}", issuer.issuer))?,
         );
     }
-    if let Some(token) = &config.operator_token {
-        store
-            .put_service_credential("operator", "config", &auth::secret_hash(token))
-            .await?;
+    // The configured operator token is the only one besides --dev's: one taken out of the
+    // configuration stops working.
+    match &config.operator_token {
+        Some(token) => {
+            store
+                .put_service_credential("operator", "config", &auth::secret_hash(token))
+                .await?
+        }
+        None => {
+            store
+                .delete_service_credential("operator", "config")
+                .await?
+        }
     }
 
     let dev_credentials = if config.dev {

@@ -309,8 +309,22 @@ fn operator_api_refuses_bad_input_and_other_tokens() {
 fn a_configured_operator_token_works_until_it_is_taken_out() {
     const TOKEN: &str = "configured-operator-token-0123456789";
     let mut server = TestServer::start_with(&["--operator-token", TOKEN]);
-    assert_eq!(server.request("GET", "/admin/v1/tenants", Some(TOKEN), None).status, 200);
+    assert_eq!(
+        server
+            .request("GET", "/admin/v1/tenants", Some(TOKEN), None)
+            .status,
+        200
+    );
     server.restart();
-    assert_eq!(server.request("GET", "/admin/v1/tenants", Some(TOKEN), None).status, 401);
-    assert_eq!(server.admin("GET", "/tenants", None).status, 200, "--dev's own token still works");
+    assert_eq!(
+        server
+            .request("GET", "/admin/v1/tenants", Some(TOKEN), None)
+            .status,
+        401
+    );
+    assert_eq!(
+        server.admin("GET", "/tenants", None).status,
+        200,
+        "--dev's own token still works"
+    );
 }
