@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod decision;
 pub mod policy;
 pub mod signin;
 pub mod tenant;
