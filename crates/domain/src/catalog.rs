@@ -24,6 +24,17 @@ pub struct Product {
     /// Length of the product's trials in days.
     #[serde(default = "default_trial_days")]
     pub trial_days: u32,
+    /// The operator's override of the trial length, in seconds.
+    #[serde(default)]
+    pub trial_seconds: Option<u64>,
+}
+
+impl Product {
+    /// How long a trial of this product lasts.
+    pub fn trial_length_secs(&self) -> u64 {
+        self.trial_seconds
+            .unwrap_or(u64::from(self.trial_days) * 86_400)
+    }
 }
 
 fn default_trial_days() -> u32 {
@@ -184,6 +195,17 @@ impl Catalog {
                     .join(", ");
                 LookupError::UnknownOfferType(id.to_string(), known)
             })
+    }
+
+    /// The same catalog with another trial length for one product (current or legacy id).
+    pub fn with_trial_length(&self, id: &str, seconds: u64) -> Result<Catalog, LookupError> {
+        let index = *self
+            .product_index
+            .get(&id.trim().to_ascii_uppercase())
+            .ok_or_else(|| LookupError::UnknownProduct(id.to_string()))?;
+        let mut changed = self.clone();
+        changed.products[index].trial_seconds = Some(seconds);
+        Ok(changed)
     }
 
     /// Countries where no self-service purchase is available at all.

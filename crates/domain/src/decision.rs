@@ -99,12 +99,24 @@ pub struct Decision {
 /// The decision of §1.2 and §1.5. Checks run from the broadest (the tenant) to the narrowest (the
 /// value), so the reason names the first thing that stands in the way.
 pub fn decide(catalog: &Catalog, r: &Request<'_>) -> Decision {
-    let (value, _) = effective_value(r.explicit, r.tenant_default, r.target.has_trial_without_payment_method());
-    let deny = |reason| Decision { allowed: false, reason, value };
+    let (value, _) = effective_value(
+        r.explicit,
+        r.tenant_default,
+        r.target.has_trial_without_payment_method(),
+    );
+    let deny = |reason| Decision {
+        allowed: false,
+        reason,
+        value,
+    };
     if r.tenant_type != TenantType::Commercial {
         return deny(Reason::TenantTypeUnavailable);
     }
-    if catalog.unavailable_countries().iter().any(|c| c == r.country) {
+    if catalog
+        .unavailable_countries()
+        .iter()
+        .any(|c| c == r.country)
+    {
         return deny(Reason::CountryUnavailable);
     }
     if let Target::Product(p) = r.target {
@@ -117,17 +129,28 @@ pub fn decide(catalog: &Catalog, r: &Request<'_>) -> Decision {
     }
     match (value, r.kind) {
         (PolicyValue::Disabled, _) => deny(Reason::Disabled),
-        (PolicyValue::OnlyTrialsWithoutPaymentMethod, Kind::Purchase) => deny(Reason::OnlyTrialsWithoutPaymentMethod),
+        (PolicyValue::OnlyTrialsWithoutPaymentMethod, Kind::Purchase) => {
+            deny(Reason::OnlyTrialsWithoutPaymentMethod)
+        }
         (PolicyValue::OnlyTrialsWithoutPaymentMethod, Kind::Trial) if r.payment_method => {
             deny(Reason::TrialNeedsNoPaymentMethodHere)
         }
-        (PolicyValue::OnlyTrialsWithoutPaymentMethod, Kind::Trial) if !r.target.has_trial_without_payment_method() => {
+        (PolicyValue::OnlyTrialsWithoutPaymentMethod, Kind::Trial)
+            if !r.target.has_trial_without_payment_method() =>
+        {
             deny(Reason::NoTrialWithoutPaymentMethod)
         }
-        (PolicyValue::Enabled, Kind::Trial) if !r.payment_method && matches!(r.target, Target::Product(p) if !p.trial_without_payment_method) => {
+        (PolicyValue::Enabled, Kind::Trial)
+            if !r.payment_method
+                && matches!(r.target, Target::Product(p) if !p.trial_without_payment_method) =>
+        {
             deny(Reason::NoTrialWithoutPaymentMethod)
         }
-        _ => Decision { allowed: true, reason: Reason::Allowed, value },
+        _ => Decision {
+            allowed: true,
+            reason: Reason::Allowed,
+            value,
+        },
     }
 }
 
@@ -190,7 +213,13 @@ impl Reason {
 mod tests {
     use super::*;
 
-    fn request<'a>(catalog: &'a Catalog, product: &str, kind: Kind, pm: bool, value: Option<PolicyValue>) -> Request<'a> {
+    fn request<'a>(
+        catalog: &'a Catalog,
+        product: &str,
+        kind: Kind,
+        pm: bool,
+        value: Option<PolicyValue>,
+    ) -> Request<'a> {
         Request {
             tenant_type: TenantType::Commercial,
             country: "US",
@@ -214,9 +243,27 @@ mod tests {
             (TEAMS, Kind::Purchase, true, Enabled, true),
             (TEAMS, Kind::Trial, true, Enabled, true),
             (TEAMS, Kind::Trial, false, Enabled, true),
-            (TEAMS, Kind::Purchase, true, OnlyTrialsWithoutPaymentMethod, false),
-            (TEAMS, Kind::Trial, true, OnlyTrialsWithoutPaymentMethod, false),
-            (TEAMS, Kind::Trial, false, OnlyTrialsWithoutPaymentMethod, true),
+            (
+                TEAMS,
+                Kind::Purchase,
+                true,
+                OnlyTrialsWithoutPaymentMethod,
+                false,
+            ),
+            (
+                TEAMS,
+                Kind::Trial,
+                true,
+                OnlyTrialsWithoutPaymentMethod,
+                false,
+            ),
+            (
+                TEAMS,
+                Kind::Trial,
+                false,
+                OnlyTrialsWithoutPaymentMethod,
+                true,
+            ),
             (TEAMS, Kind::Purchase, true, Disabled, false),
             (TEAMS, Kind::Trial, true, Disabled, false),
             (TEAMS, Kind::Trial, false, Disabled, false),
@@ -258,7 +305,11 @@ mod tests {
         let mut r = request(&c, BI, Kind::Trial, false, None);
         r.tenant_default = OnlyTrialsWithoutPaymentMethod;
         let d = decide(&c, &r);
-        assert_eq!((d.allowed, d.value), (false, Disabled), "a trials-only default is Disabled where there is no free trial");
+        assert_eq!(
+            (d.allowed, d.value),
+            (false, Disabled),
+            "a trials-only default is Disabled where there is no free trial"
+        );
         let mut r = request(&c, TEAMS, Kind::Trial, false, None);
         r.tenant_default = OnlyTrialsWithoutPaymentMethod;
         assert!(decide(&c, &r).allowed);
@@ -278,9 +329,22 @@ mod tests {
     #[test]
     fn reasons_read_as_sentences() {
         let c = Catalog::embedded();
-        let r = request(&c, TEAMS, Kind::Purchase, true, Some(OnlyTrialsWithoutPaymentMethod));
+        let r = request(
+            &c,
+            TEAMS,
+            Kind::Purchase,
+            true,
+            Some(OnlyTrialsWithoutPaymentMethod),
+        );
         let d = decide(&c, &r);
-        let text = Explained { decision: &d, request: &r }.to_string();
-        assert!(text.contains("Teams Exploratory") && text.contains("cannot be bought"), "{text}");
+        let text = Explained {
+            decision: &d,
+            request: &r,
+        }
+        .to_string();
+        assert!(
+            text.contains("Teams Exploratory") && text.contains("cannot be bought"),
+            "{text}"
+        );
     }
 }

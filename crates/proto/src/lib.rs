@@ -3,6 +3,7 @@
 //! parses them into validated types at the server's edge.
 
 pub mod admin;
+pub mod purchases;
 
 use serde::{Deserialize, Serialize};
 

@@ -13,7 +13,9 @@ use domain::{parse_country, parse_domain, AppPermission, Role, TenantType, Upn, 
 use proto::admin as wire;
 use proto::Items;
 use serde_json::Value;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
+
 use uuid::Uuid;
 
 use crate::api::body::json_body;
@@ -95,6 +97,10 @@ pub fn router() -> Router<ApiContext> {
         .route(
             "/tenants/{tenant}/applications/{app}/secrets/{secret}",
             delete(remove_secret),
+        )
+        .route(
+            "/catalog/products/{product}",
+            axum::routing::patch(patch_product),
         )
         .route("/signingKeys", get(list_keys))
         .route("/signingKeys/rotate", post(rotate_keys))
@@ -352,6 +358,7 @@ async fn patch_tenant(
         t.country = parse_country(&country).map_err(bad)?;
     }
     ctx.store.update_tenant(&t).await?;
+    ctx.tenants.forget(t.id);
     Ok(Json(tenant_wire(&t)))
 }
 
@@ -362,6 +369,7 @@ async fn delete_tenant(
 ) -> Result<StatusCode, ApiError> {
     let t = tenant(&ctx, &key).await?;
     ctx.store.delete_tenant(t.id).await?;
+    ctx.tenants.forget(t.id);
     tracing::info!(tenant = %t.id, "tenant deleted with all its data");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -426,6 +434,7 @@ async fn create_user(
         tokens_valid_after: 0,
     };
     let u = ctx.store.create_user(u).await?;
+    ctx.tenants.forget(t.id);
     Ok(created(user_wire(&u, made.then_some(password))))
 }
 
@@ -485,9 +494,11 @@ async fn patch_user(
         end_sessions = true;
     }
     ctx.store.update_user(&u).await?;
+    ctx.tenants.forget(t.id);
     if end_sessions {
         // New roles or a new password take effect at once: every token issued before is refused.
         ctx.store.revoke_user_sessions(t.id, u.id, now_ms()).await?;
+        ctx.tenants.forget(t.id);
     }
     Ok(Json(user_wire(&u, made)))
 }
@@ -500,6 +511,7 @@ async fn delete_user(
     let t = tenant(&ctx, &t).await?;
     let u = user(&ctx, &t, &u).await?;
     ctx.store.delete_user(t.id, u.id).await?;
+    ctx.tenants.forget(t.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -516,7 +528,9 @@ async fn enrol_totp(
         .map_err(|e| anyhow::anyhow!("cannot make the otpauth URI: {e:?}"))?;
     u.totp_secret = Some(secret.clone());
     ctx.store.update_user(&u).await?;
+    ctx.tenants.forget(t.id);
     ctx.store.revoke_user_sessions(t.id, u.id, now_ms()).await?;
+    ctx.tenants.forget(t.id);
     Ok(created(wire::TotpEnrolment {
         secret,
         otpauth_uri: uri,
@@ -532,6 +546,7 @@ async fn reset_totp(
     let mut u = user(&ctx, &t, &u).await?;
     u.totp_secret = None;
     ctx.store.update_user(&u).await?;
+    ctx.tenants.forget(t.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -543,6 +558,7 @@ async fn revoke_sessions(
     let t = tenant(&ctx, &t).await?;
     let u = user(&ctx, &t, &u).await?;
     ctx.store.revoke_user_sessions(t.id, u.id, now_ms()).await?;
+    ctx.tenants.forget(t.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -582,6 +598,7 @@ async fn create_app(
             tokens_valid_after: 0,
         })
         .await?;
+    ctx.tenants.forget(t.id);
     Ok(created(app_wire(&ctx, &a).await?))
 }
 
@@ -617,6 +634,7 @@ async fn patch_app(
         a.permissions = perms;
     }
     ctx.store.update_application(&a).await?;
+    ctx.tenants.forget(t.id);
     Ok(Json(app_wire(&ctx, &a).await?))
 }
 
@@ -628,6 +646,7 @@ async fn delete_app(
     let t = tenant(&ctx, &t).await?;
     let a = app(&ctx, &t, &a).await?;
     ctx.store.delete_application(t.id, a.id).await?;
+    ctx.tenants.forget(t.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -718,4 +737,43 @@ async fn rotate_keys(
     ctx.keys.rotate(ctx.store.as_ref(), keep).await?;
     tracing::info!("signing key rotated");
     Ok(list_keys(Operator, State(ctx)).await)
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProductPatch {
+    trial_length_seconds: Option<u64>,
+}
+
+/// `PATCH /admin/v1/catalog/products/{id}`: the operator's trial length of a product (seconds),
+/// taking effect at once for trials started from then on.
+async fn patch_product(
+    _: Operator,
+    State(ctx): State<ApiContext>,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let patch: ProductPatch = json_body(body, r#"{"trialLengthSeconds": 2592000}"#)?;
+    let catalog = ctx.catalog();
+    let product = catalog.product(&id)?.clone();
+    if let Some(seconds) = patch.trial_length_seconds {
+        if !(1..=366 * 86_400).contains(&seconds) {
+            return Err(bad(format!(
+                "trialLengthSeconds {seconds} is out of range: 1 second to 366 days."
+            )));
+        }
+        ctx.store
+            .set_trial_length(&product.id, seconds as i64)
+            .await?;
+        ctx.catalog
+            .store(Arc::new(catalog.with_trial_length(&product.id, seconds)?));
+    }
+    let now = ctx.catalog();
+    let p = now.product(&product.id)?;
+    Ok(Json(serde_json::json!({
+        "productId": p.id,
+        "productName": p.name,
+        "trialWithoutPaymentMethod": p.trial_without_payment_method,
+        "trialLengthSeconds": p.trial_length_secs(),
+    })))
 }

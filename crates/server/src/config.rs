@@ -89,6 +89,11 @@ pub struct ServerArgs {
     /// How long a lockout lasts, in seconds [default: 300].
     #[arg(long, env = "MSCOMMERCE_LOCKOUT_SECONDS", value_name = "SECONDS")]
     pub lockout_seconds: Option<i64>,
+
+    /// The first wait before a failed webhook delivery is retried, in milliseconds; it doubles
+    /// each time [default: 1000].
+    #[arg(long, env = "MSCOMMERCE_WEBHOOK_RETRY_BASE_MS", value_name = "MS")]
+    pub webhook_retry_base_ms: Option<u64>,
 }
 
 /// The same settings, as a configuration file holds them.
@@ -109,6 +114,7 @@ struct FileConfig {
     device_code_interval: Option<u64>,
     lockout_threshold: Option<i64>,
     lockout_seconds: Option<i64>,
+    webhook_retry_base_ms: Option<u64>,
     #[serde(default)]
     external_issuers: Vec<ExternalIssuerConfig>,
 }
@@ -131,6 +137,7 @@ pub struct Config {
     pub device_code_interval_secs: u64,
     pub lockout: LockoutPolicy,
     pub external_issuers: Vec<ExternalIssuerConfig>,
+    pub webhook_retry_base_ms: u64,
 }
 
 impl Config {
@@ -208,7 +215,16 @@ impl Config {
                 "the operator token must be at least 24 characters long"
             );
         }
+        let webhook_retry_base_ms = args
+            .webhook_retry_base_ms
+            .or(file.webhook_retry_base_ms)
+            .unwrap_or(1000);
+        anyhow::ensure!(
+            webhook_retry_base_ms >= 10,
+            "--webhook-retry-base-ms must be at least 10"
+        );
         Ok(Config {
+            webhook_retry_base_ms,
             operator_token,
             refresh_lifetime_secs,
             device_code_lifetime_secs,

@@ -16,6 +16,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// A purchase or trial that the tenant's policy (or the rules of §1.5) forbid.
+    #[error("{0}")]
+    PurchaseNotAllowed(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -41,7 +44,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::InvalidScope => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::PurchaseNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::InvalidScope => "BadRequest",
             ApiError::Unauthorized(_) => "Unauthorized",
             ApiError::Forbidden(_) => "Forbidden",
+            ApiError::PurchaseNotAllowed(_) => "SelfServicePurchaseNotAllowed",
             ApiError::NotFound(_) => "NotFound",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::Conflict(_) => "Conflict",

@@ -3,10 +3,12 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod dev;
 pub mod error;
 pub mod state;
+pub mod webhooks;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -89,6 +91,22 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         None
     };
 
+    // The operator's trial lengths, over the shipped catalog.
+    let mut catalog = Catalog::embedded();
+    for (product, seconds) in store.trial_lengths().await? {
+        match catalog.with_trial_length(&product, seconds.max(1) as u64) {
+            Ok(c) => catalog = c,
+            Err(e) => {
+                tracing::warn!(%product, error = %e, "a stored trial length names no product")
+            }
+        }
+    }
+    let checkout = store
+        .service_credentials("checkout")
+        .await?
+        .into_iter()
+        .collect();
+
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -99,7 +117,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| format!("http://{local}"));
     let ctx = ApiContext {
         store,
-        catalog: Arc::new(Catalog::embedded()),
+        catalog: Arc::new(arc_swap::ArcSwap::from_pointee(catalog)),
         keys: Arc::new(keys),
         settings: Arc::new(Settings {
             issuer_base: issuer_base.clone(),
@@ -110,10 +128,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             device_code_lifetime_secs: config.device_code_lifetime_secs,
             device_code_interval_secs: config.device_code_interval_secs,
             lockout: config.lockout,
+            webhook_retry_base_ms: config.webhook_retry_base_ms,
         }),
         dummy_password_hash: dummy_password_hash.into(),
         external: Arc::new(external),
+        tenants: Arc::new(cache::TenantCache::default()),
+        checkout: Arc::new(checkout),
+        deliveries: Arc::new(tokio::sync::Notify::new()),
     };
+    tokio::spawn(webhooks::run(ctx.clone()));
 
     let mut out = std::io::stdout().lock();
     if let Some(json) = dev_credentials {

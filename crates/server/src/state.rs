@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
+
 use domain::{Catalog, LockoutPolicy, PolicyValue};
 use store::Store;
 
 use crate::auth::external::ExternalIssuer;
 use crate::auth::keys::KeySet;
+use crate::cache::TenantCache;
 
 /// Settings that handlers need, resolved once at start.
 #[derive(Debug, Clone)]
@@ -22,21 +25,35 @@ pub struct Settings {
     pub device_code_lifetime_secs: u64,
     pub device_code_interval_secs: u64,
     pub lockout: LockoutPolicy,
+    /// The first wait before a failed webhook delivery is tried again; it doubles each time.
+    pub webhook_retry_base_ms: u64,
 }
 
 #[derive(Clone)]
 pub struct ApiContext {
     pub store: Arc<dyn Store>,
-    pub catalog: Arc<Catalog>,
+    /// Swapped whole when the operator changes it, so a request sees one consistent catalog.
+    pub catalog: Arc<ArcSwap<Catalog>>,
     pub keys: Arc<KeySet>,
     pub settings: Arc<Settings>,
     /// Verified against when a user does not exist, so that failures take the same time.
     pub dummy_password_hash: Arc<str>,
     /// Issuers whose tokens are trusted besides this server's own.
     pub external: Arc<Vec<ExternalIssuer>>,
+    /// Tenants as the hot paths read them.
+    pub tenants: Arc<TenantCache>,
+    /// The operator's checkout credentials: client id → SHA-256 of the secret.
+    pub checkout: Arc<std::collections::HashMap<String, String>>,
+    /// Wakes the webhook sender when a purchase has queued deliveries.
+    pub deliveries: Arc<tokio::sync::Notify>,
 }
 
 impl ApiContext {
+    /// The catalog as it is now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+
     /// The default a tenant that never set one has for `policy_id`.
     pub fn fallback_default(&self, policy: &domain::PolicyDef) -> PolicyValue {
         self.settings

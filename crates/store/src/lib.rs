@@ -154,6 +154,71 @@ pub trait Store: Send + Sync + 'static {
     async fn put_service_credential(&self, kind: &str, id: &str, secret_hash: &str) -> Result<()>;
     async fn service_credential(&self, kind: &str, id: &str) -> Result<Option<String>>;
     async fn delete_service_credential(&self, kind: &str, id: &str) -> Result<()>;
+    /// Every credential of a kind: (id, secret hash).
+    async fn service_credentials(&self, kind: &str) -> Result<Vec<(String, String)>>;
+
+    async fn set_trial_length(&self, product_id: &str, seconds: i64) -> Result<()>;
+    async fn trial_lengths(&self) -> Result<Vec<(String, i64)>>;
+
+    /// Decides and records a purchase or trial in one transaction, with its notifications and
+    /// webhook deliveries; the decision reads the policy inside that transaction.
+    async fn start_purchase(
+        &self,
+        purchase: &Purchase,
+        judge: &Judge<'_>,
+        notice: &PurchaseNotice,
+    ) -> Result<PurchaseOutcome>;
+    /// Turns a trial into a paid subscription, judged (as a purchase) by the value now.
+    async fn convert_trial(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        judge: &Judge<'_>,
+        notice: &PurchaseNotice,
+        now: &str,
+    ) -> Result<PurchaseOutcome>;
+    /// Sets the quantity: less is always allowed; more is a purchase judged by the value now.
+    async fn change_quantity(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        quantity: i64,
+        judge: &Judge<'_>,
+        now: &str,
+    ) -> Result<PurchaseOutcome>;
+    /// Replaces the assigned users; the caller has checked them.
+    async fn set_assigned_users(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        users: &[String],
+        now: &str,
+    ) -> Result<Purchase>;
+    /// Moves a purchase to `to` if its status is one of `from`; answers the record after.
+    async fn set_purchase_status(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        from: &[PurchaseStatus],
+        to: PurchaseStatus,
+        now: &str,
+    ) -> Result<Option<Purchase>>;
+    async fn purchase(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Purchase>>;
+    async fn list_purchases(
+        &self,
+        tenant_id: Uuid,
+        filter: &PurchaseFilter,
+    ) -> Result<Vec<Purchase>>;
+    async fn notifications(&self, tenant_id: Uuid, recipient_id: Uuid)
+        -> Result<Vec<Notification>>;
+
+    async fn create_webhook(&self, hook: &Webhook) -> Result<()>;
+    async fn webhooks(&self, tenant_id: Uuid) -> Result<Vec<Webhook>>;
+    async fn delete_webhook(&self, tenant_id: Uuid, id: Uuid) -> Result<bool>;
+    async fn deliveries(&self, tenant_id: Uuid, webhook_id: Uuid) -> Result<Vec<Delivery>>;
+    /// Pending deliveries whose time has come (unix ms), oldest first, with their webhooks.
+    async fn due_deliveries(&self, now_ms: i64, limit: i64) -> Result<Vec<(Delivery, Webhook)>>;
+    async fn record_delivery_attempt(&self, d: &Delivery) -> Result<()>;
 
     async fn meta(&self, key: &str) -> Result<Option<String>>;
     async fn set_meta(&self, key: &str, value: &str) -> Result<()>;

@@ -241,3 +241,138 @@ pub struct FailureCount {
     pub failures: i64,
     pub locked_until: i64,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurchaseStatus {
+    Active,
+    Trial,
+    Expired,
+    Canceled,
+    TakenOver,
+}
+
+impl PurchaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PurchaseStatus::Active => "Active",
+            PurchaseStatus::Trial => "Trial",
+            PurchaseStatus::Expired => "Expired",
+            PurchaseStatus::Canceled => "Canceled",
+            PurchaseStatus::TakenOver => "TakenOver",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PurchaseStatus> {
+        [
+            PurchaseStatus::Active,
+            PurchaseStatus::Trial,
+            PurchaseStatus::Expired,
+            PurchaseStatus::Canceled,
+            PurchaseStatus::TakenOver,
+        ]
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// A self-service purchase or trial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Purchase {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub purchaser_id: Uuid,
+    pub purchaser_upn: String,
+    pub scope: Scope,
+    pub target_id: String,
+    pub target_name: String,
+    pub kind: domain::decision::Kind,
+    pub quantity: i64,
+    pub assigned_users: Vec<String>,
+    /// As stored: a trial past its expiry is still `Trial` here; see `status_at`.
+    pub status: PurchaseStatus,
+    pub payment_method: bool,
+    pub policy_value: PolicyValue,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: Option<String>,
+}
+
+impl Purchase {
+    /// The status as a person sees it at `now`: a trial past its end is `Expired`.
+    pub fn status_at(&self, now: &str) -> PurchaseStatus {
+        match (&self.status, &self.expires_at) {
+            (PurchaseStatus::Trial, Some(end)) if end.as_str() <= now => PurchaseStatus::Expired,
+            (s, _) => *s,
+        }
+    }
+}
+
+/// What a purchase write is decided on inside its transaction: the target's own value (if set)
+/// and the tenant default go in, the decision comes out.
+pub type DecideFn<'a> =
+    &'a (dyn Fn(Option<PolicyValue>, PolicyValue) -> domain::decision::Decision + Send + Sync);
+
+/// Which policy a purchase write reads, and how it decides.
+pub struct Judge<'a> {
+    pub policy_id: &'a str,
+    /// The default of a tenant that never set one.
+    pub fallback_default: PolicyValue,
+    pub decide: DecideFn<'a>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PurchaseOutcome {
+    Done(Box<Purchase>),
+    Denied(domain::decision::Decision),
+}
+
+/// The notice of a new purchase or trial, for the tenant's Global and Billing Administrators and
+/// its webhooks; written with the purchase.
+#[derive(Debug, Clone)]
+pub struct PurchaseNotice {
+    pub message: String,
+    /// The JSON body each webhook receives.
+    pub event: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PurchaseFilter {
+    pub status: Option<PurchaseStatus>,
+    pub target_id: Option<String>,
+    /// A purchaser's id or UPN.
+    pub purchaser: Option<String>,
+    pub now: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: Uuid,
+    pub purchase_id: Uuid,
+    pub message: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub url: String,
+    pub secret: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub tenant_id: Uuid,
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub event: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}

@@ -15,9 +15,11 @@ use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::{
-    timestamp, AppSecret, Application, AuditQuery, AuditRecord, ChangeContext, DeviceCode,
-    DeviceStatus, FailureCount, NewTenant, NewUser, PolicySnapshot, RefreshToken, RefreshUse,
-    Result, SigningKey, Store, StoreError, StoredValue, Tenant, TenantDefault, User, ValueWrite,
+    timestamp, AppSecret, Application, AuditQuery, AuditRecord, ChangeContext, Delivery,
+    DeviceCode, DeviceStatus, FailureCount, Judge, NewTenant, NewUser, Notification,
+    PolicySnapshot, Purchase, PurchaseFilter, PurchaseNotice, PurchaseOutcome, PurchaseStatus,
+    RefreshToken, RefreshUse, Result, SigningKey, Store, StoreError, StoredValue, Tenant,
+    TenantDefault, User, ValueWrite, Webhook,
 };
 use domain::AppPermission;
 
@@ -203,6 +205,150 @@ async fn read_default(
             modified_at: None,
             modified_by: None,
         },
+    })
+}
+
+fn purchase_from_row(r: &SqliteRow) -> Result<Purchase> {
+    let kind: String = r.get("kind");
+    let status: String = r.get("status");
+    let value: String = r.get("policy_value");
+    let users: String = r.get("assigned_users");
+    Ok(Purchase {
+        tenant_id: parse_uuid(r.get("tenant_id"))?,
+        id: parse_uuid(r.get("id"))?,
+        purchaser_id: parse_uuid(r.get("purchaser_id"))?,
+        purchaser_upn: r.get("purchaser_upn"),
+        scope: parse_scope(r.get("scope"))?,
+        target_id: r.get("target_id"),
+        target_name: r.get("target_name"),
+        kind: domain::decision::Kind::parse(&kind)
+            .ok_or_else(|| corrupt("purchase kind", &kind))?,
+        quantity: r.get("quantity"),
+        assigned_users: serde_json::from_str(&users)
+            .map_err(|_| corrupt("assigned users", &users))?,
+        status: PurchaseStatus::parse(&status)
+            .ok_or_else(|| corrupt("purchase status", &status))?,
+        payment_method: r.get::<i64, _>("payment_method") != 0,
+        policy_value: parse_value(&value)?,
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+        expires_at: r.get("expires_at"),
+    })
+}
+
+/// The target's own value (if set) and the tenant default, inside a write transaction.
+async fn read_target_value(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant_id: &str,
+    policy_id: &str,
+    scope: Scope,
+    target_id: &str,
+    fallback: PolicyValue,
+) -> Result<(Option<PolicyValue>, PolicyValue)> {
+    let default = read_default(tx, tenant_id, policy_id, fallback).await?;
+    let explicit: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT value FROM policy_values WHERE tenant_id = $1 AND policy_id = $2 AND scope = $3 AND target_id = $4",
+    )
+    .bind(tenant_id)
+    .bind(policy_id)
+    .bind(scope.as_str())
+    .bind(target_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let explicit = explicit.flatten().as_deref().map(parse_value).transpose()?;
+    Ok((explicit, default.value))
+}
+
+/// Notifies the tenant's Global and Billing Administrators and queues the webhook deliveries of a
+/// new purchase, in the transaction that records it.
+async fn insert_notice(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant_id: &str,
+    purchase_id: Uuid,
+    notice: &PurchaseNotice,
+    now: &str,
+) -> Result<()> {
+    let recipients: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE tenant_id = $1 AND (roles LIKE $2 OR roles LIKE $3)",
+    )
+    .bind(tenant_id)
+    .bind(format!("%{}%", Role::GlobalAdministrator.template_id()))
+    .bind(format!("%{}%", Role::BillingAdministrator.template_id()))
+    .fetch_all(&mut **tx)
+    .await?;
+    for recipient in recipients {
+        sqlx::query(
+            "INSERT INTO notifications (tenant_id, id, recipient_id, purchase_id, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant_id)
+        .bind(Uuid::new_v4().to_string())
+        .bind(recipient)
+        .bind(purchase_id.to_string())
+        .bind(&notice.message)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let hooks: Vec<String> = sqlx::query_scalar("SELECT id FROM webhooks WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    for hook in hooks {
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (tenant_id, id, webhook_id, event, status, attempts, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6)",
+        )
+        .bind(tenant_id)
+        .bind(Uuid::new_v4().to_string())
+        .bind(hook)
+        .bind(&notice.event)
+        .bind(now_ms)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn load_purchase(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant_id: &str,
+    id: Uuid,
+) -> Result<Option<Purchase>> {
+    let row = sqlx::query("SELECT * FROM purchases WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant_id)
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(purchase_from_row).transpose()
+}
+
+fn delivery_from_row(r: &SqliteRow) -> Result<Delivery> {
+    Ok(Delivery {
+        tenant_id: parse_uuid(r.get("tenant_id"))?,
+        id: parse_uuid(r.get("id"))?,
+        webhook_id: parse_uuid(r.get("webhook_id"))?,
+        event: r.get("event"),
+        status: r.get("status"),
+        attempts: r.get("attempts"),
+        next_attempt_at: r.get("next_attempt_at"),
+        last_status: r.get("last_status"),
+        last_error: r.get("last_error"),
+        created_at: r.get("created_at"),
+        delivered_at: r.get("delivered_at"),
+    })
+}
+
+fn webhook_from_row(r: &SqliteRow, prefix: &str) -> Result<Webhook> {
+    let col = |c: &str| format!("{prefix}{c}");
+    Ok(Webhook {
+        tenant_id: parse_uuid(r.get(col("tenant_id").as_str()))?,
+        id: parse_uuid(r.get(col("id").as_str()))?,
+        url: r.get(col("url").as_str()),
+        secret: r.get(col("secret").as_str()),
+        created_at: r.get(col("created_at").as_str()),
+        created_by: r.get(col("created_by").as_str()),
     })
 }
 
@@ -623,6 +769,15 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn service_credentials(&self, kind: &str) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, secret_hash FROM service_credentials WHERE kind = $1 ORDER BY id",
+        )
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -1149,5 +1304,399 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(signing_key_from_row).collect())
+    }
+
+    async fn set_trial_length(&self, product_id: &str, seconds: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO catalog_trial_lengths (product_id, seconds) VALUES ($1, $2)
+             ON CONFLICT (product_id) DO UPDATE SET seconds = excluded.seconds",
+        )
+        .bind(product_id)
+        .bind(seconds)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn trial_lengths(&self) -> Result<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT product_id, seconds FROM catalog_trial_lengths")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn start_purchase(
+        &self,
+        p: &Purchase,
+        judge: &Judge<'_>,
+        notice: &PurchaseNotice,
+    ) -> Result<PurchaseOutcome> {
+        let mut tx = self.write_tx().await?;
+        let tid = p.tenant_id.to_string();
+        let (explicit, default) = read_target_value(
+            &mut tx,
+            &tid,
+            judge.policy_id,
+            p.scope,
+            &p.target_id,
+            judge.fallback_default,
+        )
+        .await?;
+        let decision = (judge.decide)(explicit, default);
+        if !decision.allowed {
+            return Ok(PurchaseOutcome::Denied(decision));
+        }
+        let mut record = p.clone();
+        record.policy_value = decision.value;
+        sqlx::query(
+            "INSERT INTO purchases (tenant_id, id, purchaser_id, purchaser_upn, scope, target_id, target_name, kind, quantity,
+                assigned_users, status, payment_method, policy_value, created_at, updated_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        )
+        .bind(&tid)
+        .bind(record.id.to_string())
+        .bind(record.purchaser_id.to_string())
+        .bind(&record.purchaser_upn)
+        .bind(record.scope.as_str())
+        .bind(&record.target_id)
+        .bind(&record.target_name)
+        .bind(record.kind.as_str())
+        .bind(record.quantity)
+        .bind(serde_json::to_string(&record.assigned_users).expect("strings serialize"))
+        .bind(record.status.as_str())
+        .bind(i64::from(record.payment_method))
+        .bind(record.policy_value.as_str())
+        .bind(&record.created_at)
+        .bind(&record.updated_at)
+        .bind(&record.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_notice(&mut tx, &tid, record.id, notice, &record.created_at).await?;
+        tx.commit().await?;
+        Ok(PurchaseOutcome::Done(Box::new(record)))
+    }
+
+    async fn convert_trial(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        judge: &Judge<'_>,
+        notice: &PurchaseNotice,
+        now: &str,
+    ) -> Result<PurchaseOutcome> {
+        let mut tx = self.write_tx().await?;
+        let tid = tenant_id.to_string();
+        let Some(mut record) = load_purchase(&mut tx, &tid, id).await? else {
+            return Err(StoreError::Conflict(format!(
+                "purchase {id} does not exist"
+            )));
+        };
+        if record.status != PurchaseStatus::Trial {
+            return Err(StoreError::Conflict(format!(
+                "only a trial can be converted; this one is {}",
+                record.status_at(now).as_str()
+            )));
+        }
+        let (explicit, default) = read_target_value(
+            &mut tx,
+            &tid,
+            judge.policy_id,
+            record.scope,
+            &record.target_id,
+            judge.fallback_default,
+        )
+        .await?;
+        let decision = (judge.decide)(explicit, default);
+        if !decision.allowed {
+            return Ok(PurchaseOutcome::Denied(decision));
+        }
+        sqlx::query(
+            "UPDATE purchases SET kind = 'purchase', status = 'Active', payment_method = 1, policy_value = $3,
+                expires_at = NULL, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(&tid)
+        .bind(id.to_string())
+        .bind(decision.value.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_notice(&mut tx, &tid, id, notice, now).await?;
+        record = load_purchase(&mut tx, &tid, id)
+            .await?
+            .expect("just updated");
+        tx.commit().await?;
+        Ok(PurchaseOutcome::Done(Box::new(record)))
+    }
+
+    async fn change_quantity(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        quantity: i64,
+        judge: &Judge<'_>,
+        now: &str,
+    ) -> Result<PurchaseOutcome> {
+        let mut tx = self.write_tx().await?;
+        let tid = tenant_id.to_string();
+        let Some(record) = load_purchase(&mut tx, &tid, id).await? else {
+            return Err(StoreError::Conflict(format!(
+                "purchase {id} does not exist"
+            )));
+        };
+        if !matches!(
+            record.status_at(now),
+            PurchaseStatus::Active | PurchaseStatus::Trial
+        ) {
+            return Err(StoreError::Conflict(format!(
+                "the quantity of a {} subscription cannot change",
+                record.status_at(now).as_str()
+            )));
+        }
+        if (record.assigned_users.len() as i64) > quantity {
+            return Err(StoreError::Conflict(format!(
+                "{} licenses are assigned; unassign users before going down to {quantity}",
+                record.assigned_users.len()
+            )));
+        }
+        if quantity > record.quantity {
+            let (explicit, default) = read_target_value(
+                &mut tx,
+                &tid,
+                judge.policy_id,
+                record.scope,
+                &record.target_id,
+                judge.fallback_default,
+            )
+            .await?;
+            let decision = (judge.decide)(explicit, default);
+            if !decision.allowed {
+                return Ok(PurchaseOutcome::Denied(decision));
+            }
+        }
+        sqlx::query(
+            "UPDATE purchases SET quantity = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(&tid)
+        .bind(id.to_string())
+        .bind(quantity)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let record = load_purchase(&mut tx, &tid, id)
+            .await?
+            .expect("just updated");
+        tx.commit().await?;
+        Ok(PurchaseOutcome::Done(Box::new(record)))
+    }
+
+    async fn set_assigned_users(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        users: &[String],
+        now: &str,
+    ) -> Result<Purchase> {
+        let mut tx = self.write_tx().await?;
+        let tid = tenant_id.to_string();
+        let Some(record) = load_purchase(&mut tx, &tid, id).await? else {
+            return Err(StoreError::Conflict(format!(
+                "purchase {id} does not exist"
+            )));
+        };
+        if users.len() as i64 > record.quantity {
+            return Err(StoreError::Conflict(format!(
+                "{} users cannot share {} licenses",
+                users.len(),
+                record.quantity
+            )));
+        }
+        sqlx::query("UPDATE purchases SET assigned_users = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2")
+            .bind(&tid)
+            .bind(id.to_string())
+            .bind(serde_json::to_string(users).expect("strings serialize"))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let record = load_purchase(&mut tx, &tid, id)
+            .await?
+            .expect("just updated");
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn set_purchase_status(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        from: &[PurchaseStatus],
+        to: PurchaseStatus,
+        now: &str,
+    ) -> Result<Option<Purchase>> {
+        let mut tx = self.write_tx().await?;
+        let tid = tenant_id.to_string();
+        let Some(record) = load_purchase(&mut tx, &tid, id).await? else {
+            return Ok(None);
+        };
+        if !from.contains(&record.status_at(now)) {
+            return Err(StoreError::Conflict(format!(
+                "this subscription is {}, and cannot become {}",
+                record.status_at(now).as_str(),
+                to.as_str()
+            )));
+        }
+        sqlx::query(
+            "UPDATE purchases SET status = $3, updated_at = $4 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(&tid)
+        .bind(id.to_string())
+        .bind(to.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let record = load_purchase(&mut tx, &tid, id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn purchase(&self, tenant_id: Uuid, id: Uuid) -> Result<Option<Purchase>> {
+        let row = sqlx::query("SELECT * FROM purchases WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(purchase_from_row).transpose()
+    }
+
+    async fn list_purchases(&self, tenant_id: Uuid, f: &PurchaseFilter) -> Result<Vec<Purchase>> {
+        let rows = sqlx::query(
+            "SELECT * FROM purchases WHERE tenant_id = $1
+               AND ($2 IS NULL OR target_id = $2)
+               AND ($3 IS NULL OR purchaser_id = $3 OR purchaser_upn = $3 COLLATE NOCASE)
+             ORDER BY created_at DESC, id",
+        )
+        .bind(tenant_id.to_string())
+        .bind(&f.target_id)
+        .bind(&f.purchaser)
+        .fetch_all(&self.pool)
+        .await?;
+        let all = rows
+            .iter()
+            .map(purchase_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        // Expired is a Trial past its end, so the status filter runs on the status as seen now.
+        Ok(all
+            .into_iter()
+            .filter(|p| f.status.is_none_or(|s| p.status_at(&f.now) == s))
+            .collect())
+    }
+
+    async fn notifications(
+        &self,
+        tenant_id: Uuid,
+        recipient_id: Uuid,
+    ) -> Result<Vec<Notification>> {
+        let rows = sqlx::query(
+            "SELECT id, purchase_id, message, created_at FROM notifications
+             WHERE tenant_id = $1 AND recipient_id = $2 ORDER BY created_at DESC, id",
+        )
+        .bind(tenant_id.to_string())
+        .bind(recipient_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Notification {
+                    id: parse_uuid(r.get("id"))?,
+                    purchase_id: parse_uuid(r.get("purchase_id"))?,
+                    message: r.get("message"),
+                    created_at: r.get("created_at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn create_webhook(&self, h: &Webhook) -> Result<()> {
+        sqlx::query("INSERT INTO webhooks (tenant_id, id, url, secret, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(h.tenant_id.to_string())
+            .bind(h.id.to_string())
+            .bind(&h.url)
+            .bind(&h.secret)
+            .bind(&h.created_at)
+            .bind(&h.created_by)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn webhooks(&self, tenant_id: Uuid) -> Result<Vec<Webhook>> {
+        let rows =
+            sqlx::query("SELECT * FROM webhooks WHERE tenant_id = $1 ORDER BY created_at, id")
+                .bind(tenant_id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| webhook_from_row(r, "")).collect()
+    }
+
+    async fn delete_webhook(&self, tenant_id: Uuid, id: Uuid) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 AND status = 'pending'")
+            .bind(tenant_id.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM webhooks WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn deliveries(&self, tenant_id: Uuid, webhook_id: Uuid) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query(
+            "SELECT * FROM webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 ORDER BY created_at DESC, id",
+        )
+        .bind(tenant_id.to_string())
+        .bind(webhook_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn due_deliveries(&self, now_ms: i64, limit: i64) -> Result<Vec<(Delivery, Webhook)>> {
+        let rows = sqlx::query(
+            "SELECT d.*, w.tenant_id AS w_tenant_id, w.id AS w_id, w.url AS w_url, w.secret AS w_secret,
+                    w.created_at AS w_created_at, w.created_by AS w_created_by
+             FROM webhook_deliveries d JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+             ORDER BY d.next_attempt_at LIMIT $2",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((delivery_from_row(r)?, webhook_from_row(r, "w_")?)))
+            .collect()
+    }
+
+    async fn record_delivery_attempt(&self, d: &Delivery) -> Result<()> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $3, attempts = $4, next_attempt_at = $5, last_status = $6,
+                last_error = $7, delivered_at = $8 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(d.tenant_id.to_string())
+        .bind(d.id.to_string())
+        .bind(&d.status)
+        .bind(d.attempts)
+        .bind(d.next_attempt_at)
+        .bind(d.last_status)
+        .bind(&d.last_error)
+        .bind(&d.delivered_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod body;
 mod policies;
+mod purchases;
 mod rows;
 
 use std::time::Instant;
@@ -45,6 +46,34 @@ fn policy_routes() -> Router<ApiContext> {
                 .delete(delete_offer_type),
         )
         .route("/policies/{policy_id}/auditLog", get(audit_log))
+        .route(
+            "/selfServicePurchases",
+            get(purchases::list).post(purchases::start),
+        )
+        .route("/selfServicePurchases/evaluate", post(purchases::evaluate))
+        .route(
+            "/selfServicePurchases/{id}",
+            get(purchases::get).patch(purchases::patch),
+        )
+        .route("/selfServicePurchases/{id}/cancel", post(purchases::cancel))
+        .route(
+            "/selfServicePurchases/{id}/takeOver",
+            post(purchases::take_over),
+        )
+        .route(
+            "/selfServicePurchases/{id}/convert",
+            post(purchases::convert),
+        )
+        .route("/notifications", get(purchases::notifications))
+        .route(
+            "/webhooks",
+            get(purchases::list_webhooks).post(purchases::create_webhook),
+        )
+        .route(
+            "/webhooks/{id}",
+            axum::routing::delete(purchases::delete_webhook),
+        )
+        .route("/webhooks/{id}/deliveries", get(purchases::deliveries))
 }
 
 pub fn router(ctx: ApiContext) -> Router {

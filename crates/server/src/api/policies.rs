@@ -91,9 +91,10 @@ pub async fn list_policies(
     State(ctx): State<ApiContext>,
     caller: Caller,
 ) -> Result<Json<Items<Policy>>, ApiError> {
+    let catalog = ctx.catalog();
     caller.require_read()?;
     let mut items = Vec::new();
-    for policy in ctx.catalog.policies() {
+    for policy in catalog.policies() {
         let snap = snapshot(&ctx, &caller, policy).await?;
         items.push(policy_body(policy, &snap));
     }
@@ -105,8 +106,9 @@ pub async fn get_policy(
     caller: Caller,
     Path(policy_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let catalog = ctx.catalog();
     caller.require_read()?;
-    let policy = ctx.catalog.policy(&policy_id)?;
+    let policy = catalog.policy(&policy_id)?;
     let snap = snapshot(&ctx, &caller, policy).await?;
     Ok(with_etag(
         policy_body(policy, &snap),
@@ -122,8 +124,9 @@ pub async fn patch_policy(
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let catalog = ctx.catalog();
     caller.require_write_default()?;
-    let policy = ctx.catalog.policy(&policy_id)?;
+    let policy = catalog.policy(&policy_id)?;
     let body: UpdateDefaultValue = json_body(body, DEFAULT_BODY)?;
     let value = parse_value(&body.default_value)?;
     let change = change_context(&caller, policy, &correlation);
@@ -136,6 +139,8 @@ pub async fn patch_policy(
             ctx.fallback_default(policy),
         )
         .await?;
+    // Decisions read the tenant from memory: bring it up to date before acknowledging.
+    ctx.tenants.reload(&ctx, caller.tenant.id).await?;
     let snap = snapshot(&ctx, &caller, policy).await?;
     Ok(with_etag(
         policy_body(policy, &snap),
@@ -149,9 +154,10 @@ pub async fn list_products(
     Path(policy_id): Path<String>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let catalog = ctx.catalog();
     caller.require_read()?;
     let Query(query) = query.map_err(|e| query_rejection(e, "scope"))?;
-    let policy = ctx.catalog.policy(&policy_id)?;
+    let policy = catalog.policy(&policy_id)?;
     // Parameter names are matched case-insensitively, as values are (§1.1).
     let scope = match query.iter().find(|(k, _)| k.eq_ignore_ascii_case("scope")) {
         Some((_, v)) => v.parse::<Scope>()?,
@@ -160,16 +166,14 @@ pub async fn list_products(
     let snap = snapshot(&ctx, &caller, policy).await?;
     Ok(match scope {
         Scope::Product => Json(Items {
-            items: ctx
-                .catalog
+            items: catalog
                 .active_products()
                 .map(|p| product_row(&policy.id, p, &snap).0)
                 .collect(),
         })
         .into_response(),
         Scope::OfferType => Json(Items {
-            items: ctx
-                .catalog
+            items: catalog
                 .offer_types()
                 .iter()
                 .map(|o| offer_type_row(&policy.id, o, &snap).0)
@@ -254,9 +258,10 @@ async fn read_row(
     scope: Scope,
     id: &str,
 ) -> Result<Response, ApiError> {
+    let catalog = ctx.catalog();
     caller.require_read()?;
-    let policy = ctx.catalog.policy(policy_id)?;
-    let target = Target::resolve(&ctx.catalog, scope, id)?;
+    let policy = catalog.policy(policy_id)?;
+    let target = Target::resolve(&catalog, scope, id)?;
     let snap = snapshot(ctx, caller, policy).await?;
     Ok(target.response(&policy.id, &snap))
 }
@@ -271,12 +276,11 @@ async fn write_row(
     headers: &HeaderMap,
     body: Option<Result<Json<Value>, JsonRejection>>,
 ) -> Result<Response, ApiError> {
+    let catalog = ctx.catalog();
     caller.require_write()?;
-    let policy = ctx.catalog.policy(policy_id)?;
-    let target = Target::resolve(&ctx.catalog, scope, id)?;
-    let value = body
-        .map(|b| target.value_from(&ctx.catalog, b))
-        .transpose()?;
+    let policy = catalog.policy(policy_id)?;
+    let target = Target::resolve(&catalog, scope, id)?;
+    let value = body.map(|b| target.value_from(&catalog, b)).transpose()?;
     let write = target.write(value, if_match(headers)?);
     ctx.store
         .set_value(
@@ -285,6 +289,8 @@ async fn write_row(
             ctx.fallback_default(policy),
         )
         .await?;
+    // Decisions read the tenant from memory: bring it up to date before acknowledging.
+    ctx.tenants.reload(ctx, caller.tenant.id).await?;
     let snap = snapshot(ctx, caller, policy).await?;
     Ok(target.response(&policy.id, &snap))
 }
@@ -422,8 +428,9 @@ pub async fn audit_log(
     Path(policy_id): Path<String>,
     query: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
+    let catalog = ctx.catalog();
     caller.require_read()?;
-    let policy = ctx.catalog.policy(&policy_id)?;
+    let policy = catalog.policy(&policy_id)?;
     let Query(params) = query.map_err(|e| query_rejection(e, AUDIT_PARAMS))?;
     let limit = params.top.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -435,11 +442,10 @@ pub async fn audit_log(
     let target_id = params
         .product_id
         .as_deref()
-        .map(|id| match ctx.catalog.product(id) {
+        .map(|id| match catalog.product(id) {
             Ok(p) => p.id.clone(),
             Err(domain::LookupError::RetiredProduct { id, .. }) => id,
-            Err(_) => ctx
-                .catalog
+            Err(_) => catalog
                 .offer_type(id)
                 .map(|o| o.id.clone())
                 .unwrap_or_else(|_| id.to_ascii_uppercase()),

@@ -9,12 +9,19 @@ use jsonwebtoken::{Algorithm, Validation};
 use proto::AccessTokenClaims;
 use store::{ActorKind, Tenant};
 
+use std::sync::Arc;
+
+use crate::cache::TenantView;
 use crate::error::ApiError;
 use crate::state::ApiContext;
 
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub tenant: Tenant,
+    /// The tenant as the decision path sees it (from memory).
+    pub view: Arc<TenantView>,
+    /// The signed-in user, for user tokens.
+    pub user_id: Option<uuid::Uuid>,
     /// The user's UPN or the application's client id.
     pub actor: String,
     pub actor_kind: ActorKind,
@@ -144,16 +151,14 @@ pub async fn verify_access_token(
     Ok(claims)
 }
 
-async fn tenant_by_id(ctx: &ApiContext, tid: &str) -> Result<Tenant, ApiError> {
-    ctx.store
-        .find_tenant(tid)
-        .await?
-        .filter(|t| t.id.to_string().eq_ignore_ascii_case(tid))
-        .ok_or_else(|| {
-            ApiError::Unauthorized(format!(
-                "The token's tenant {tid} is not known to this service."
-            ))
-        })
+async fn tenant_by_id(ctx: &ApiContext, tid: &str) -> Result<Arc<TenantView>, ApiError> {
+    let unknown = || {
+        ApiError::Unauthorized(format!(
+            "The token's tenant {tid} is not known to this service."
+        ))
+    };
+    let id = uuid::Uuid::parse_str(tid).map_err(|_| unknown())?;
+    ctx.tenants.get(ctx, id).await?.ok_or_else(unknown)
 }
 
 fn revoked() -> ApiError {
@@ -162,15 +167,14 @@ fn revoked() -> ApiError {
 
 async fn caller_from_own_token(ctx: &ApiContext, token: &str) -> Result<Caller, ApiError> {
     let claims = verify_access_token(ctx, token).await?;
-    let tenant = tenant_by_id(ctx, &claims.tid).await?;
+    let view = tenant_by_id(ctx, &claims.tid).await?;
     let issued_ms = claims.iat_ms.unwrap_or(claims.iat * 1000);
     if claims.scp.is_some() {
         let user_id = uuid::Uuid::parse_str(&claims.oid)
             .map_err(|_| invalid("its object id (oid) is not a GUID"))?;
-        let user = ctx
-            .store
-            .find_user(tenant.id, user_id)
-            .await?
+        let user = view
+            .users
+            .get(&user_id)
             .ok_or_else(|| ApiError::Unauthorized("The token's user no longer exists.".into()))?;
         if issued_ms < user.tokens_valid_after {
             return Err(revoked());
@@ -181,11 +185,13 @@ async fn caller_from_own_token(ctx: &ApiContext, token: &str) -> Result<Caller, 
             .filter_map(|w| Role::from_template_id(w))
             .collect();
         Ok(Caller {
-            tenant,
-            actor: user.upn.to_string(),
+            tenant: view.tenant.clone(),
+            actor: user.upn.clone(),
             actor_kind: ActorKind::User,
             user_type: Some(user.user_type),
             access: Access::for_roles(&roles),
+            user_id: Some(user_id),
+            view,
         })
     } else {
         let app_id = claims
@@ -193,15 +199,10 @@ async fn caller_from_own_token(ctx: &ApiContext, token: &str) -> Result<Caller, 
             .as_deref()
             .and_then(|a| uuid::Uuid::parse_str(a).ok())
             .ok_or_else(|| invalid("it names no application (azp)"))?;
-        let app = ctx
-            .store
-            .find_application(app_id)
-            .await?
-            .filter(|a| a.tenant_id == tenant.id)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("The token's application no longer exists.".into())
-            })?;
-        if issued_ms < app.tokens_valid_after {
+        let valid_after = *view.apps.get(&app_id).ok_or_else(|| {
+            ApiError::Unauthorized("The token's application no longer exists.".into())
+        })?;
+        if issued_ms < valid_after {
             return Err(revoked());
         }
         let perms: Vec<AppPermission> = claims
@@ -210,11 +211,13 @@ async fn caller_from_own_token(ctx: &ApiContext, token: &str) -> Result<Caller, 
             .filter_map(|r| AppPermission::parse(r))
             .collect();
         Ok(Caller {
-            tenant,
-            actor: app.id.to_string(),
+            tenant: view.tenant.clone(),
+            actor: app_id.to_string(),
             actor_kind: ActorKind::Application,
             user_type: None,
             access: Access::for_app_permissions(&perms),
+            user_id: None,
+            view,
         })
     }
 }
@@ -245,7 +248,8 @@ async fn caller_from_external_token(
         .verify(token, &tid)
         .await
         .map_err(|why| invalid(&why))?;
-    let tenant = tenant_by_id(ctx, &tid).await?;
+    let view = tenant_by_id(ctx, &tid).await?;
+    let tenant = view.tenant.clone();
     if claims.scp.is_some() {
         let actor = claims
             .upn
@@ -263,12 +267,17 @@ async fn caller_from_external_token(
         } else {
             UserType::Member
         };
+        // A user of the external directory who is also known here by UPN gets that user's id,
+        // so that purchases and notifications reach the same person.
+        let user_id = view.user_by_key(&actor).map(|(id, _)| id);
         Ok(Caller {
             tenant,
             actor,
             actor_kind: ActorKind::User,
             user_type: Some(user_type),
             access: Access::for_roles(&roles),
+            user_id,
+            view,
         })
     } else {
         let actor = claims
@@ -286,6 +295,8 @@ async fn caller_from_external_token(
             actor_kind: ActorKind::Application,
             user_type: None,
             access: Access::for_app_permissions(&perms),
+            user_id: None,
+            view,
         })
     }
 }
