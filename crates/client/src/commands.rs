@@ -15,8 +15,8 @@ use crate::output::{
     self, AuditRecord, OfferTypeRecord, OutputFormat, PolicyRecord, ProductRecord,
 };
 use crate::{
-    AuditArgs, Command, ConnectArgs, GetProductPoliciesArgs, GetProductPolicyArgs, GlobalArgs,
-    ModuleArgs, ResetArgs, SetDefaultArgs, UpdateArgs, DEFAULT_URL,
+    AuditArgs, Command, ConnectArgs, GetProductPoliciesArgs, GetProductPolicyArgs,
+    GetPurchasesArgs, GlobalArgs, ModuleArgs, ResetArgs, SetDefaultArgs, UpdateArgs, DEFAULT_URL,
 };
 
 pub const EXIT_FAILED: u8 = 1;
@@ -70,6 +70,14 @@ pub async fn run(global: GlobalArgs, command: Command) -> u8 {
         Command::Connect(args) => connect(&global, args).await,
         Command::Disconnect => disconnect(&global).await,
         Command::Admin(command) => crate::admin::run(&global, command).await,
+        Command::GetPurchases(args) => get_purchases(&global, args).await,
+        Command::CancelPurchase(args) => {
+            purchase_action(&global, &args.id, "cancel", "cancel").await
+        }
+        Command::TakeOverPurchase(args) => {
+            purchase_action(&global, &args.id, "takeOver", "take over").await
+        }
+        Command::GetNotifications => get_notifications(&global).await,
         Command::GetPolicies => get_policies(&global).await,
         Command::GetPolicy(args) => get_policy(&global, &args.policy_id).await,
         Command::GetProductPolicies(args) => get_product_policies(&global, args).await,
@@ -890,4 +898,59 @@ fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+async fn get_purchases(global: &GlobalArgs, args: GetPurchasesArgs) -> Outcome {
+    let api = session(global).await?;
+    let mut query: Vec<(&str, String)> = Vec::new();
+    for (k, v) in [
+        ("status", &args.status),
+        ("productId", &args.product_id),
+        ("purchaser", &args.purchaser),
+    ] {
+        if let Some(v) = v {
+            query.push((k, v.clone()));
+        }
+    }
+    let items: Items<proto::purchases::PurchaseRecord> = api
+        .call::<(), _>(Method::GET, &["v1.0", "selfServicePurchases"], &query, None)
+        .await
+        .map_err(|e| Failure::service("Failed to retrieve self-service purchases", e))?;
+    let rows: Vec<output::PurchaseRow> = items.items.into_iter().map(Into::into).collect();
+    output::print(format(global), &rows, false)?;
+    Ok(())
+}
+
+async fn purchase_action(global: &GlobalArgs, id: &str, action: &str, words: &str) -> Outcome {
+    let api = session(global).await?;
+    let record: proto::purchases::PurchaseRecord = api
+        .call::<(), _>(
+            Method::POST,
+            &["v1.0", "selfServicePurchases", id, action],
+            &[],
+            None,
+        )
+        .await
+        .map_err(|e| Failure::service(&format!("Failed to {words} purchase '{id}'"), e))?;
+    output::print(format(global), &[output::PurchaseRow::from(record)], true)?;
+    Ok(())
+}
+
+async fn get_notifications(global: &GlobalArgs) -> Outcome {
+    let api = session(global).await?;
+    let items: Items<proto::purchases::NotificationRecord> = api
+        .call::<(), _>(Method::GET, &["v1.0", "notifications"], &[], None)
+        .await
+        .map_err(|e| Failure::service("Failed to retrieve notifications", e))?;
+    let rows: Vec<output::NotificationRow> = items
+        .items
+        .into_iter()
+        .map(|n| output::NotificationRow {
+            created_date_time: n.created_date_time,
+            message: n.message,
+            purchase_id: n.purchase_id,
+        })
+        .collect();
+    output::print(format(global), &rows, false)?;
+    Ok(())
 }

@@ -104,6 +104,19 @@ pub enum Command {
     #[command(alias = "Get-MSCommerceAuditLog")]
     GetAuditLog(AuditArgs),
 
+    /// The tenant's self-service purchases and trials (administrators), or your own.
+    #[command(alias = "Get-MSCommerceSelfServicePurchases")]
+    GetPurchases(GetPurchasesArgs),
+
+    /// Cancel a self-service purchase or trial.
+    CancelPurchase(PurchaseIdArg),
+
+    /// Take over a self-service purchase: the organisation manages it from now on.
+    TakeOverPurchase(PurchaseIdArg),
+
+    /// Your notifications of new purchases and trials (Global and Billing Administrators).
+    GetNotifications,
+
     /// Operator administration: tenants, users, applications, signing keys.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
@@ -251,6 +264,26 @@ pub struct AuditArgs {
     /// At most this many entries, newest first [default: all].
     #[arg(long, value_name = "N")]
     pub top: Option<u32>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GetPurchasesArgs {
+    /// Active, Trial, Expired, Canceled or TakenOver.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Only this product (legacy ids work) or offer type.
+    #[arg(long, value_name = "ID")]
+    pub product_id: Option<String>,
+    /// Only this purchaser (UPN or object id).
+    #[arg(long, value_name = "USER")]
+    pub purchaser: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PurchaseIdArg {
+    /// The purchase's id.
+    #[arg(long = "id", value_name = "ID")]
+    pub id: String,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -257,3 +257,87 @@ mod tests {
         assert_eq!(t, "\nA   Long\n-   ----\nxyz 1\nq   22\n\n");
     }
 }
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PurchaseRow {
+    pub id: String,
+    pub name: String,
+    pub product_id: String,
+    pub kind: String,
+    pub quantity: i64,
+    pub status: String,
+    pub purchaser: String,
+    pub policy_value: String,
+    pub assigned_users: String,
+    pub created_date_time: String,
+    pub expiry_date_time: String,
+}
+
+impl From<proto::purchases::PurchaseRecord> for PurchaseRow {
+    fn from(p: proto::purchases::PurchaseRecord) -> Self {
+        PurchaseRow {
+            id: p.id,
+            name: p.name,
+            product_id: p.product_id.or(p.offer_type).unwrap_or_default(),
+            kind: p.kind,
+            quantity: p.quantity,
+            status: p.status,
+            purchaser: p.purchaser,
+            policy_value: p.policy_value,
+            assigned_users: p.assigned_users.join(";"),
+            created_date_time: p.created_date_time,
+            expiry_date_time: p.expiry_date_time.unwrap_or_default(),
+        }
+    }
+}
+
+impl Record for PurchaseRow {
+    const COLUMNS: &'static [&'static str] = &[
+        "Id",
+        "Name",
+        "ProductId",
+        "Kind",
+        "Quantity",
+        "Status",
+        "Purchaser",
+        "PolicyValue",
+        "AssignedUsers",
+        "CreatedDateTime",
+        "ExpiryDateTime",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            self.product_id.clone(),
+            self.kind.clone(),
+            self.quantity.to_string(),
+            self.status.clone(),
+            self.purchaser.clone(),
+            self.policy_value.clone(),
+            self.assigned_users.clone(),
+            self.created_date_time.clone(),
+            self.expiry_date_time.clone(),
+        ]
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NotificationRow {
+    pub created_date_time: String,
+    pub message: String,
+    pub purchase_id: String,
+}
+
+impl Record for NotificationRow {
+    const COLUMNS: &'static [&'static str] = &["CreatedDateTime", "Message", "PurchaseId"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.created_date_time.clone(),
+            self.message.clone(),
+            self.purchase_id.clone(),
+        ]
+    }
+}

@@ -29,8 +29,15 @@ pub struct DevTenant {
 }
 
 #[derive(Debug, Deserialize, Clone)]
+pub struct CheckoutCredential {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Deserialize, Clone)]
 pub struct DevCredentials {
     pub operator_token: String,
+    pub checkout_credential: CheckoutCredential,
     pub tenants: Vec<DevTenant>,
 }
 
