@@ -557,11 +557,14 @@ fn purchasers_assign_licenses_to_members() {
     );
 }
 
+/// What the receiver got: (signature header, body) per request.
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A webhook receiver on loopback: answers 500 to the first delivery, then 200, and keeps what it got.
-fn receiver() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn receiver() -> (String, Received) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let got: Received = Arc::default();
     let seen = Arc::clone(&got);
     std::thread::spawn(move || {
         for (n, stream) in listener.incoming().enumerate() {
