@@ -164,9 +164,11 @@ impl Catalog {
 
     /// A product by its id or a legacy id, case-insensitively; retired ones are an error that names them.
     pub fn product(&self, id: &str) -> Result<&Product, LookupError> {
+        // Ids usually arrive in their canonical upper case: look up without allocating first.
         let product = self
             .product_index
-            .get(&id.trim().to_ascii_uppercase())
+            .get(id)
+            .or_else(|| self.product_index.get(&id.trim().to_ascii_uppercase()))
             .map(|&i| &self.products[i])
             .ok_or_else(|| LookupError::UnknownProduct(id.to_string()))?;
         if product.retired {

@@ -29,6 +29,26 @@ pub struct EvaluateBatch {
     pub requests: Vec<EvaluateRequest>,
 }
 
+/// The body of `evaluate` as read in one pass: a batch (`requests`) or the fields of one request.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvaluateBody {
+    #[serde(default)]
+    pub requests: Option<Vec<EvaluateRequest>>,
+    #[serde(default)]
+    pub product_id: Option<String>,
+    #[serde(default)]
+    pub offer_type: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub payment_method: Option<bool>,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionResponse {

@@ -23,14 +23,20 @@ pub use config::{Config, ServerArgs};
 use crate::auth::keys::KeySet;
 use crate::state::{ApiContext, Settings};
 
-fn init_logging() {
+/// Logs go to standard error through a background writer, so a request never waits on the
+/// terminal or pipe; the guard flushes them when the server stops.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MSCOMMERCE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+    guard
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
@@ -48,7 +54,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
-    init_logging();
+    let _logs = init_logging();
     let config = Config::resolve(&args)?;
     if !config.listen.ip().is_loopback() && !config.allow_plain_http {
         anyhow::bail!(

@@ -48,6 +48,44 @@ pub fn json_body<T: DeserializeOwned>(
     }
 }
 
+/// A JSON object body read straight into `T` (no intermediate tree), for hot paths. The content
+/// type must be JSON and the body an object.
+pub fn object_body<T: DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    expected: &str,
+) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "The body must be JSON sent with 'Content-Type: application/json', shaped {expected}."
+        )));
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest(format!(
+            "The body must be a JSON object: send {expected}."
+        )));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::BadRequest(format!(
+                "The body is not valid JSON ({e}); send {expected}."
+            ))
+        } else {
+            ApiError::BadRequest(format!(
+                "The body does not have the expected shape ({e}); send {expected}."
+            ))
+        }
+    })
+}
+
 pub fn query_rejection(e: QueryRejection, allowed: &str) -> ApiError {
     ApiError::BadRequest(format!(
         "The query string is not valid ({}). Allowed parameters: {allowed}.",

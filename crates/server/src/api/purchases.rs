@@ -23,7 +23,7 @@ use store::{Purchase, PurchaseFilter, PurchaseNotice, PurchaseOutcome, PurchaseS
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::body::{json_body, query_rejection};
+use super::body::{json_body, object_body, query_rejection};
 use crate::auth::caller::Caller;
 use crate::auth::{random_secret, secret_hash};
 use crate::cache::TenantView;
@@ -225,25 +225,26 @@ async fn evaluate_one(
 pub async fn evaluate(
     State(ctx): State<ApiContext>,
     who: Evaluator,
-    body: Result<Json<Value>, JsonRejection>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let catalog = ctx.catalog();
     let shape = r#"{"productId" | "offerType", "kind": "purchase" | "trial", "paymentMethod"?: bool} or {"requests": [...]}"#;
-    let value: Value = json_body(body, shape)?;
-    if value.get("requests").is_some() {
-        let batch: wire::EvaluateBatch = serde_json::from_value(value).map_err(|e| {
-            ApiError::BadRequest(format!(
-                "The batch does not have the expected shape ({e}); send {shape}."
-            ))
-        })?;
-        if batch.requests.len() > MAX_BATCH {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "A batch takes at most {MAX_BATCH} requests; this one has {}.",
-                batch.requests.len()
+    let body: wire::EvaluateBody = object_body(&headers, &body, shape)?;
+    if let Some(requests) = body.requests {
+        if body.kind.is_some() || body.product_id.is_some() || body.offer_type.is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "Send either one request or {{\"requests\": [...]}}, not both: {shape}."
             )));
         }
-        let mut responses = Vec::with_capacity(batch.requests.len());
-        for req in &batch.requests {
+        if requests.len() > MAX_BATCH {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "A batch takes at most {MAX_BATCH} requests; this one has {}.",
+                requests.len()
+            )));
+        }
+        let mut responses = Vec::with_capacity(requests.len());
+        for req in &requests {
             responses.push(match evaluate_one(&ctx, &catalog, &who, req).await {
                 Ok(r) => r,
                 Err(e @ (ApiError::NotFound(_) | ApiError::BadRequest(_))) => {
@@ -266,11 +267,16 @@ pub async fn evaluate(
         }
         return Ok(Json(wire::DecisionBatch { responses }).into_response());
     }
-    let req: wire::EvaluateRequest = serde_json::from_value(value).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "The body does not have the expected shape ({e}); send {shape}."
-        ))
-    })?;
+    let req = wire::EvaluateRequest {
+        kind: body
+            .kind
+            .ok_or_else(|| ApiError::BadRequest(format!("kind is missing: send {shape}.")))?,
+        product_id: body.product_id,
+        offer_type: body.offer_type,
+        payment_method: body.payment_method,
+        tenant_id: body.tenant_id,
+        user_id: body.user_id,
+    };
     Ok(Json(evaluate_one(&ctx, &catalog, &who, &req).await?).into_response())
 }
 

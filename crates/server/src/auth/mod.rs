@@ -33,6 +33,5 @@ pub fn random_secret(bytes: usize) -> String {
 
 /// SHA-256 of a high-entropy service secret (not for passwords: those use Argon2id).
 pub fn secret_hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
