@@ -259,6 +259,26 @@ async fn read_target_value(
     Ok((explicit, default.value))
 }
 
+/// The decision on a target, read and taken inside the write transaction.
+async fn judge_target(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant_id: &str,
+    judge: &Judge<'_>,
+    scope: Scope,
+    target_id: &str,
+) -> Result<domain::decision::Decision> {
+    let (explicit, default) = read_target_value(
+        tx,
+        tenant_id,
+        judge.policy_id,
+        scope,
+        target_id,
+        judge.fallback_default,
+    )
+    .await?;
+    Ok((judge.decide)(explicit, default))
+}
+
 /// Notifies the tenant's Global and Billing Administrators and queues the webhook deliveries of a
 /// new purchase, in the transaction that records it.
 async fn insert_notice(
@@ -1334,16 +1354,7 @@ impl Store for SqliteStore {
     ) -> Result<PurchaseOutcome> {
         let mut tx = self.write_tx().await?;
         let tid = p.tenant_id.to_string();
-        let (explicit, default) = read_target_value(
-            &mut tx,
-            &tid,
-            judge.policy_id,
-            p.scope,
-            &p.target_id,
-            judge.fallback_default,
-        )
-        .await?;
-        let decision = (judge.decide)(explicit, default);
+        let decision = judge_target(&mut tx, &tid, judge, p.scope, &p.target_id).await?;
         if !decision.allowed {
             return Ok(PurchaseOutcome::Denied(decision));
         }
@@ -1398,16 +1409,7 @@ impl Store for SqliteStore {
                 record.status_at(now).as_str()
             )));
         }
-        let (explicit, default) = read_target_value(
-            &mut tx,
-            &tid,
-            judge.policy_id,
-            record.scope,
-            &record.target_id,
-            judge.fallback_default,
-        )
-        .await?;
-        let decision = (judge.decide)(explicit, default);
+        let decision = judge_target(&mut tx, &tid, judge, record.scope, &record.target_id).await?;
         if !decision.allowed {
             return Ok(PurchaseOutcome::Denied(decision));
         }
@@ -1460,16 +1462,8 @@ impl Store for SqliteStore {
             )));
         }
         if quantity > record.quantity {
-            let (explicit, default) = read_target_value(
-                &mut tx,
-                &tid,
-                judge.policy_id,
-                record.scope,
-                &record.target_id,
-                judge.fallback_default,
-            )
-            .await?;
-            let decision = (judge.decide)(explicit, default);
+            let decision =
+                judge_target(&mut tx, &tid, judge, record.scope, &record.target_id).await?;
             if !decision.allowed {
                 return Ok(PurchaseOutcome::Denied(decision));
             }

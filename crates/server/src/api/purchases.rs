@@ -139,6 +139,23 @@ fn decision_request<'a>(
     }
 }
 
+/// The decision as the store takes it inside its transaction: these facts, with the value it reads.
+fn judge_with<'a>(
+    catalog: &'a Catalog,
+    facts: Request<'a>,
+) -> impl Fn(Option<domain::PolicyValue>, domain::PolicyValue) -> Decision + Send + Sync + 'a {
+    move |explicit, tenant_default| {
+        decide(
+            catalog,
+            &Request {
+                explicit,
+                tenant_default,
+                ..facts
+            },
+        )
+    }
+}
+
 fn decision_body(decision: &Decision, request: &Request<'_>) -> wire::DecisionResponse {
     let (product_id, offer_type) = match request.target {
         Target::Product(p) => (Some(p.id.clone()), None),
@@ -418,16 +435,7 @@ pub async fn start(
         payment_method,
         &policy.id,
     );
-    let decide_now = |explicit, default| {
-        decide(
-            &catalog,
-            &Request {
-                explicit,
-                tenant_default: default,
-                ..facts
-            },
-        )
-    };
+    let decide_now = judge_with(&catalog, facts);
     let notice = notice(&caller, &purchase, "created");
     match ctx
         .store
@@ -646,16 +654,7 @@ pub async fn convert(
         true,
         &policy.id,
     );
-    let decide_now = |explicit, default| {
-        decide(
-            &catalog,
-            &Request {
-                explicit,
-                tenant_default: default,
-                ..facts
-            },
-        )
-    };
+    let decide_now = judge_with(&catalog, facts);
     let now = now_text();
     let notice = notice(&caller, &p, "converted");
     match ctx
@@ -720,16 +719,7 @@ pub async fn patch(
             true,
             &policy.id,
         );
-        let decide_now = |explicit, default| {
-            decide(
-                &catalog,
-                &Request {
-                    explicit,
-                    tenant_default: default,
-                    ..facts
-                },
-            )
-        };
+        let decide_now = judge_with(&catalog, facts);
         current = match ctx
             .store
             .change_quantity(
