@@ -26,7 +26,8 @@ pub struct ServerArgs {
     #[arg(long, env = "MSCOMMERCE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Database URL: sqlite://PATH [default: sqlite://<data-dir>/mscommerce.db].
+    /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE
+    /// [default: sqlite://<data-dir>/mscommerce.db].
     #[arg(long, env = "MSCOMMERCE_DATABASE_URL", value_name = "URL")]
     pub database: Option<String>,
 
@@ -90,6 +91,14 @@ pub struct ServerArgs {
     #[arg(long, env = "MSCOMMERCE_LOCKOUT_SECONDS", value_name = "SECONDS")]
     pub lockout_seconds: Option<i64>,
 
+    /// PostgreSQL: the most connections this server opens [default: 16].
+    #[arg(long, env = "MSCOMMERCE_DB_MAX_CONNECTIONS", value_name = "N")]
+    pub db_max_connections: Option<u32>,
+
+    /// PostgreSQL: cancel any statement running longer than this, in milliseconds [default: 30000].
+    #[arg(long, env = "MSCOMMERCE_DB_STATEMENT_TIMEOUT_MS", value_name = "MS")]
+    pub db_statement_timeout_ms: Option<u64>,
+
     /// The first wait before a failed webhook delivery is retried, in milliseconds; it doubles
     /// each time [default: 1000].
     #[arg(long, env = "MSCOMMERCE_WEBHOOK_RETRY_BASE_MS", value_name = "MS")]
@@ -115,6 +124,8 @@ struct FileConfig {
     lockout_threshold: Option<i64>,
     lockout_seconds: Option<i64>,
     webhook_retry_base_ms: Option<u64>,
+    db_max_connections: Option<u32>,
+    db_statement_timeout_ms: Option<u64>,
     #[serde(default)]
     external_issuers: Vec<ExternalIssuerConfig>,
 }
@@ -138,6 +149,8 @@ pub struct Config {
     pub lockout: LockoutPolicy,
     pub external_issuers: Vec<ExternalIssuerConfig>,
     pub webhook_retry_base_ms: u64,
+    pub db_max_connections: u32,
+    pub db_statement_timeout_ms: u64,
 }
 
 impl Config {
@@ -223,7 +236,25 @@ impl Config {
             webhook_retry_base_ms >= 10,
             "--webhook-retry-base-ms must be at least 10"
         );
+        let db_max_connections = args
+            .db_max_connections
+            .or(file.db_max_connections)
+            .unwrap_or(16);
+        anyhow::ensure!(
+            (1..=1000).contains(&db_max_connections),
+            "--db-max-connections must be between 1 and 1000"
+        );
+        let db_statement_timeout_ms = args
+            .db_statement_timeout_ms
+            .or(file.db_statement_timeout_ms)
+            .unwrap_or(30_000);
+        anyhow::ensure!(
+            db_statement_timeout_ms >= 100,
+            "--db-statement-timeout-ms must be at least 100"
+        );
         Ok(Config {
+            db_max_connections,
+            db_statement_timeout_ms,
             webhook_retry_base_ms,
             operator_token,
             refresh_lifetime_secs,

@@ -47,9 +47,19 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
             .with_context(|| format!("cannot open the database {url}"))?;
         Ok(Arc::new(store))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        anyhow::bail!("PostgreSQL is not supported by this build yet; use --database sqlite://PATH")
+        let settings = store::postgres::PgSettings {
+            max_connections: config.db_max_connections,
+            statement_timeout_ms: config.db_statement_timeout_ms,
+        };
+        let store = store::postgres::PgStore::open(url, &settings)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact(url)))?;
+        Ok(Arc::new(store))
     } else {
-        anyhow::bail!("--database must be sqlite://PATH (got '{url}')")
+        anyhow::bail!(
+            "--database must be sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE (got '{}')",
+            redact(url)
+        )
     }
 }
 

@@ -2,6 +2,7 @@
 //! SQLite is the embedded default ([`sqlite::SqliteStore`]); PostgreSQL implements the same trait.
 
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -41,8 +41,50 @@ pub struct DevCredentials {
     pub tenants: Vec<DevTenant>,
 }
 
+/// Which storage the suite runs on: SQLite in the data folder, or (with
+/// `MSCOMMERCE_TEST_POSTGRES=postgres://user@host:port`, set by scripts/test.sh) a fresh PostgreSQL
+/// database per test in the throwaway cluster the script started.
+fn database_args() -> Vec<String> {
+    let Ok(base) = std::env::var("MSCOMMERCE_TEST_POSTGRES") else {
+        return vec![];
+    };
+    let name = format!("t_{}", uuid_like());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+            .await
+            .expect("the test cluster answers");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    });
+    vec!["--database".into(), format!("{base}/{name}")]
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst),
+        nanos % 1_000_000_000
+    )
+}
+
 pub struct TestServer {
     pub dir: tempfile::TempDir,
+    /// `--database …` when the suite runs on PostgreSQL; kept across restarts.
+    db_args: Vec<String>,
     pub url: String,
     pub credentials: DevCredentials,
     /// What the server printed on standard output before it was ready.
@@ -71,9 +113,13 @@ impl TestServer {
     }
 
     fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> TestServer {
-        let (child, url, startup_output) = spawn(dir.path(), extra);
+        let db_args = database_args();
+        let mut args: Vec<&str> = db_args.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        let (child, url, startup_output) = spawn(dir.path(), &args);
         let credentials = read_credentials(dir.path());
         TestServer {
+            db_args,
             dir,
             url,
             credentials,
@@ -117,7 +163,8 @@ impl TestServer {
     /// Starts the server again on the same data folder (and a new port).
     pub fn restart(&mut self) {
         self.kill();
-        let (child, url, startup_output) = spawn(self.dir.path(), &[]);
+        let args: Vec<&str> = self.db_args.iter().map(String::as_str).collect();
+        let (child, url, startup_output) = spawn(self.dir.path(), &args);
         self.child = Some(child);
         self.url = url;
         self.startup_output = startup_output;
@@ -212,24 +259,30 @@ impl TestServer {
     /// The key this server signs with, read from its database: for tests that must forge a
     /// token only the server could have made (expired, wrong audience).
     pub fn signing_key(&self) -> (String, Vec<u8>) {
-        let url = format!(
-            "sqlite://{}",
-            self.data_dir().join("mscommerce.db").display()
-        );
+        const NEWEST: &str =
+            "SELECT kid, private_key FROM signing_keys ORDER BY created_at DESC LIMIT 1";
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         runtime.block_on(async {
             use sqlx::Row;
-            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-            let row = sqlx::query(
-                "SELECT kid, private_key FROM signing_keys ORDER BY created_at DESC LIMIT 1",
-            )
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            (row.get::<String, _>(0), row.get::<Vec<u8>, _>(1))
+            match self.db_args.get(1) {
+                Some(url) => {
+                    let pool = sqlx::PgPool::connect(url).await.unwrap();
+                    let row = sqlx::query(NEWEST).fetch_one(&pool).await.unwrap();
+                    (row.get::<String, _>(0), row.get::<Vec<u8>, _>(1))
+                }
+                None => {
+                    let url = format!(
+                        "sqlite://{}",
+                        self.data_dir().join("mscommerce.db").display()
+                    );
+                    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+                    let row = sqlx::query(NEWEST).fetch_one(&pool).await.unwrap();
+                    (row.get::<String, _>(0), row.get::<Vec<u8>, _>(1))
+                }
+            }
         })
     }
 
