@@ -358,7 +358,7 @@ async fn patch_tenant(
         t.country = parse_country(&country).map_err(bad)?;
     }
     ctx.store.update_tenant(&t).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(Json(tenant_wire(&t)))
 }
 
@@ -369,7 +369,7 @@ async fn delete_tenant(
 ) -> Result<StatusCode, ApiError> {
     let t = tenant(&ctx, &key).await?;
     ctx.store.delete_tenant(t.id).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     tracing::info!(tenant = %t.id, "tenant deleted with all its data");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -434,7 +434,7 @@ async fn create_user(
         tokens_valid_after: 0,
     };
     let u = ctx.store.create_user(u).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(created(user_wire(&u, made.then_some(password))))
 }
 
@@ -494,11 +494,11 @@ async fn patch_user(
         end_sessions = true;
     }
     ctx.store.update_user(&u).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     if end_sessions {
         // New roles or a new password take effect at once: every token issued before is refused.
         ctx.store.revoke_user_sessions(t.id, u.id, now_ms()).await?;
-        ctx.tenants.forget(t.id);
+        ctx.tenant_changed(t.id).await?;
     }
     Ok(Json(user_wire(&u, made)))
 }
@@ -511,7 +511,7 @@ async fn delete_user(
     let t = tenant(&ctx, &t).await?;
     let u = user(&ctx, &t, &u).await?;
     ctx.store.delete_user(t.id, u.id).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -528,9 +528,9 @@ async fn enrol_totp(
         .map_err(|e| anyhow::anyhow!("cannot make the otpauth URI: {e:?}"))?;
     u.totp_secret = Some(secret.clone());
     ctx.store.update_user(&u).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     ctx.store.revoke_user_sessions(t.id, u.id, now_ms()).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(created(wire::TotpEnrolment {
         secret,
         otpauth_uri: uri,
@@ -546,7 +546,7 @@ async fn reset_totp(
     let mut u = user(&ctx, &t, &u).await?;
     u.totp_secret = None;
     ctx.store.update_user(&u).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -558,7 +558,7 @@ async fn revoke_sessions(
     let t = tenant(&ctx, &t).await?;
     let u = user(&ctx, &t, &u).await?;
     ctx.store.revoke_user_sessions(t.id, u.id, now_ms()).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -598,7 +598,7 @@ async fn create_app(
             tokens_valid_after: 0,
         })
         .await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(created(app_wire(&ctx, &a).await?))
 }
 
@@ -634,7 +634,7 @@ async fn patch_app(
         a.permissions = perms;
     }
     ctx.store.update_application(&a).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(Json(app_wire(&ctx, &a).await?))
 }
 
@@ -646,7 +646,7 @@ async fn delete_app(
     let t = tenant(&ctx, &t).await?;
     let a = app(&ctx, &t, &a).await?;
     ctx.store.delete_application(t.id, a.id).await?;
-    ctx.tenants.forget(t.id);
+    ctx.tenant_changed(t.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -60,6 +60,8 @@ pub struct TenantCache {
     views: RwLock<HashMap<Uuid, Arc<TenantView>>>,
     /// Loads run one at a time, so a slow load of older data never replaces a newer one.
     loading: tokio::sync::Mutex<()>,
+    /// Bumped by `forget_all`: a load that began before it does not install what it read.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl TenantCache {
@@ -90,8 +92,12 @@ impl TenantCache {
         id: Uuid,
     ) -> Result<Option<Arc<TenantView>>, StoreError> {
         let _one_at_a_time = self.loading.lock().await;
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let view = load(ctx, id).await?.map(Arc::new);
         let mut views = self.views.write().expect("tenant cache lock");
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
+            return Ok(view);
+        }
         match &view {
             Some(v) => {
                 views.insert(id, Arc::clone(v));
@@ -106,6 +112,14 @@ impl TenantCache {
     /// Drops a tenant's view; the next request loads it again.
     pub fn forget(&self, id: Uuid) {
         self.views.write().expect("tenant cache lock").remove(&id);
+    }
+
+    /// Drops every view (after changes may have been missed).
+    pub fn forget_all(&self) {
+        let mut views = self.views.write().expect("tenant cache lock");
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        views.clear();
     }
 }
 

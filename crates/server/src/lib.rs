@@ -153,6 +153,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         deliveries: Arc::new(tokio::sync::Notify::new()),
     };
     tokio::spawn(webhooks::run(ctx.clone()));
+    tokio::spawn(follow_changes(ctx.clone()));
 
     let mut out = std::io::stdout().lock();
     if let Some(json) = dev_credentials {
@@ -169,7 +170,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             dev::credentials_path(&config.data_dir).display()
         )?;
     }
-    writeln!(out, "mscommerce listening on {issuer_base}")?;
+    writeln!(out, "mscommerce listening on http://{local}")?;
+    if config.public_url.is_some() {
+        writeln!(out, "clients reach it at {issuer_base}")?;
+    }
     out.flush()?;
     drop(out);
     tracing::info!(address = %local, database = %redact(&config.database), "serving");
@@ -180,6 +184,71 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The shipped catalog with the operator's changes (trial lengths) over it.
+async fn load_catalog(store: &dyn Store) -> anyhow::Result<Catalog> {
+    let mut catalog = Catalog::embedded();
+    for (product, seconds) in store.trial_lengths().await? {
+        match catalog.with_trial_length(&product, seconds.max(1) as u64) {
+            Ok(c) => catalog = c,
+            Err(e) => {
+                tracing::warn!(%product, error = %e, "a stored trial length names no product")
+            }
+        }
+    }
+    Ok(catalog)
+}
+
+/// Keeps this server's views current with the changes other servers on the same database
+/// publish (PostgreSQL's LISTEN/NOTIFY); after a lost connection, everything is read again.
+async fn follow_changes(ctx: ApiContext) {
+    loop {
+        let mut feed = match ctx.store.subscribe_changes().await {
+            Ok(Some(feed)) => feed,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            match feed.next().await {
+                Ok(Some(change)) => apply_change(&ctx, &change).await,
+                Ok(None) => {
+                    tracing::warn!("lost the change feed: reading every tenant again");
+                    ctx.tenants.forget_all();
+                    apply_change(&ctx, state::CATALOG_CHANGED).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the change feed failed: reading every tenant again");
+                    ctx.tenants.forget_all();
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn apply_change(ctx: &ApiContext, change: &str) {
+    if change == state::CATALOG_CHANGED {
+        match load_catalog(ctx.store.as_ref()).await {
+            Ok(catalog) => ctx.catalog.store(Arc::new(catalog)),
+            Err(e) => tracing::warn!(error = %e, "reloading the catalog failed"),
+        }
+    } else if let Some(id) = change
+        .strip_prefix("tenant:")
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+    {
+        // Read it again now (the change has committed): a load that was under way when the
+        // notice came cannot leave an older view behind, as loads run one at a time.
+        if let Err(e) = ctx.tenants.reload(ctx, id).await {
+            tracing::warn!(tenant = %id, error = %e, "reloading a changed tenant failed");
+            ctx.tenants.forget(id);
+        }
+    }
 }
 
 /// The data folder holds password hashes and signing keys: only its owner may enter it.

@@ -48,7 +48,17 @@ pub struct ApiContext {
     pub deliveries: Arc<tokio::sync::Notify>,
 }
 
+/// What a server publishes when the operator changed the catalog.
+pub const CATALOG_CHANGED: &str = "catalog";
+
 impl ApiContext {
+    /// A tenant changed through this server: its view here is read again before the change is
+    /// acknowledged, and every other server sharing the database is told to drop its own.
+    pub async fn tenant_changed(&self, id: uuid::Uuid) -> Result<(), store::StoreError> {
+        self.tenants.reload(self, id).await?;
+        self.store.publish_change(&format!("tenant:{id}")).await
+    }
+
     /// The catalog as it is now.
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.load_full()

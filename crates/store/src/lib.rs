@@ -221,8 +221,27 @@ pub trait Store: Send + Sync + 'static {
     async fn due_deliveries(&self, now_ms: i64, limit: i64) -> Result<Vec<(Delivery, Webhook)>>;
     async fn record_delivery_attempt(&self, d: &Delivery) -> Result<()>;
 
+    /// Tells every server sharing this database that something changed (`tenant:<id>`,
+    /// `catalog`), after the change committed. A single-node backend has no one to tell.
+    async fn publish_change(&self, _what: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// A feed of the changes other servers publish; None where the backend has none.
+    async fn subscribe_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>> {
+        Ok(None)
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<String>>;
     async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+}
+
+/// Changes published by other servers on the same database.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// The next change; `Ok(None)` when the connection was lost (and is being re-made), in which
+    /// case changes may have been missed and everything cached must be read again.
+    async fn next(&mut self) -> Result<Option<String>>;
 }
 
 /// Timestamps are stored as fixed-width UTC text, so that they sort and compare as strings.

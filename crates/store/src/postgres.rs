@@ -12,8 +12,8 @@ use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::{
-    timestamp, AppSecret, Application, AuditQuery, AuditRecord, ChangeContext, Delivery,
-    DeviceCode, DeviceStatus, FailureCount, Judge, NewTenant, NewUser, Notification,
+    timestamp, AppSecret, Application, AuditQuery, AuditRecord, ChangeContext, ChangeFeed,
+    Delivery, DeviceCode, DeviceStatus, FailureCount, Judge, NewTenant, NewUser, Notification,
     PolicySnapshot, Purchase, PurchaseFilter, PurchaseNotice, PurchaseOutcome, PurchaseStatus,
     RefreshToken, RefreshUse, Result, SigningKey, Store, StoreError, StoredValue, Tenant,
     TenantDefault, User, ValueWrite, Webhook,
@@ -66,6 +66,25 @@ impl PgStore {
 
     async fn write_tx(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
+    }
+}
+
+/// The LISTEN/NOTIFY channel on which servers sharing a database tell each other of changes.
+const CHANGES_CHANNEL: &str = "mscommerce_changes";
+
+struct PgChangeFeed {
+    listener: sqlx::postgres::PgListener,
+}
+
+#[async_trait]
+impl ChangeFeed for PgChangeFeed {
+    async fn next(&mut self) -> Result<Option<String>> {
+        // try_recv answers None when the connection dropped; the next call reconnects.
+        Ok(self
+            .listener
+            .try_recv()
+            .await?
+            .map(|n| n.payload().to_string()))
     }
 }
 
@@ -837,6 +856,21 @@ impl Store for PgStore {
         .bind(kind)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    async fn publish_change(&self, what: &str) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(what)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn subscribe_changes(&self) -> Result<Option<Box<dyn ChangeFeed>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        Ok(Some(Box::new(PgChangeFeed { listener })))
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>> {

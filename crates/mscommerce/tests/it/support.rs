@@ -132,6 +132,43 @@ impl TestServer {
         }
     }
 
+    /// Whether the suite runs on PostgreSQL (where servers can share a database).
+    pub fn on_postgres() -> bool {
+        std::env::var("MSCOMMERCE_TEST_POSTGRES").is_ok()
+    }
+
+    /// A second server process on the same database (another node), with its own data folder;
+    /// `extra` should carry the same `--public-url` as the first, as nodes behind one load
+    /// balancer do, so that tokens name one issuer.
+    pub fn join(&self, extra: &[&str]) -> TestServer {
+        assert!(
+            !self.db_args.is_empty(),
+            "nodes share a database only on PostgreSQL"
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        std::fs::copy(
+            self.data_dir().join("dev-credentials.json"),
+            dir.path().join("data/dev-credentials.json"),
+        )
+        .unwrap();
+        let mut args: Vec<&str> = self.db_args.iter().map(String::as_str).collect();
+        args.extend_from_slice(extra);
+        let (child, url, startup_output) = spawn(dir.path(), &args);
+        TestServer {
+            db_args: self.db_args.clone(),
+            dir,
+            url,
+            credentials: self.credentials.clone(),
+            startup_output,
+            child: Some(child),
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -140,7 +140,7 @@ pub async fn patch_policy(
         )
         .await?;
     // Decisions read the tenant from memory: bring it up to date before acknowledging.
-    ctx.tenants.reload(&ctx, caller.tenant.id).await?;
+    ctx.tenant_changed(caller.tenant.id).await?;
     let snap = snapshot(&ctx, &caller, policy).await?;
     Ok(with_etag(
         policy_body(policy, &snap),
@@ -290,7 +290,7 @@ async fn write_row(
         )
         .await?;
     // Decisions read the tenant from memory: bring it up to date before acknowledging.
-    ctx.tenants.reload(ctx, caller.tenant.id).await?;
+    ctx.tenant_changed(caller.tenant.id).await?;
     let snap = snapshot(ctx, caller, policy).await?;
     Ok(target.response(&policy.id, &snap))
 }
