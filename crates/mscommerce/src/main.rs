@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum TopCommand {
     /// Run the service (`server --dev` for the embedded default with demo tenants).
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
     #[command(flatten)]
     Client(client::Command),
 }
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        TopCommand::Server(args) => match runtime.block_on(server::run(args)) {
+        TopCommand::Server(args) => match runtime.block_on(server::run(*args)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("mscommerce server: {e:#}");

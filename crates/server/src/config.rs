@@ -12,7 +12,11 @@ use crate::auth::external::ExternalIssuerConfig;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(about = "Run the multi-tenant self-service purchase policy service")]
+#[command(args_conflicts_with_subcommands = false)]
 pub struct ServerArgs {
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+
     /// Embedded default: SQLite in the data folder, demo tenants and users created on first start,
     /// their passwords written to <data-dir>/dev-credentials.json.
     #[arg(long)]
@@ -23,16 +27,21 @@ pub struct ServerArgs {
     pub listen: Option<SocketAddr>,
 
     /// Folder for the SQLite database and dev credentials [default: ./mscommerce-data].
-    #[arg(long, env = "MSCOMMERCE_DATA_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "MSCOMMERCE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE
     /// [default: sqlite://<data-dir>/mscommerce.db].
-    #[arg(long, env = "MSCOMMERCE_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "MSCOMMERCE_DATABASE_URL",
+        value_name = "URL"
+    )]
     pub database: Option<String>,
 
     /// TOML configuration file; flags and MSCOMMERCE_* variables override it.
-    #[arg(long, env = "MSCOMMERCE_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "MSCOMMERCE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// The address clients reach this server at; token issuers are <public-url>/<tenant>/v2.0
@@ -103,6 +112,20 @@ pub struct ServerArgs {
     /// each time [default: 1000].
     #[arg(long, env = "MSCOMMERCE_WEBHOOK_RETRY_BASE_MS", value_name = "MS")]
     pub webhook_retry_base_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ServerCommand {
+    /// Bring the database's schema up to date and exit (the server also does it at start).
+    Migrate,
+    /// Copy a whole installation into a new, empty database, and check the row counts;
+    /// e.g. --from sqlite://mscommerce-data/mscommerce.db --to postgres://mscommerce@db/mscommerce.
+    MigrateData {
+        #[arg(long, value_name = "URL")]
+        from: String,
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// The same settings, as a configuration file holds them.

@@ -18,7 +18,7 @@ use domain::Catalog;
 use store::sqlite::SqliteStore;
 use store::Store;
 
-pub use config::{Config, ServerArgs};
+pub use config::{Config, ServerArgs, ServerCommand};
 
 use crate::auth::keys::KeySet;
 use crate::state::{ApiContext, Settings};
@@ -66,6 +66,18 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let _logs = init_logging();
     let config = Config::resolve(&args)?;
+    match &args.command {
+        Some(ServerCommand::Migrate) => {
+            if config.database.starts_with("sqlite:") {
+                create_private_dir(&config.data_dir)?;
+            }
+            open_store(&config).await?;
+            println!("{} is up to date.", redact(&config.database));
+            return Ok(());
+        }
+        Some(ServerCommand::MigrateData { from, to }) => return migrate_data(from, to).await,
+        None => {}
+    }
     if !config.listen.ip().is_loopback() && !config.allow_plain_http {
         anyhow::bail!(
             "refusing to serve plain HTTP on {}, which is not a loopback address: \
@@ -183,6 +195,27 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `server migrate-data`: the whole installation from one database into a new, empty one.
+async fn migrate_data(from: &str, to: &str) -> anyhow::Result<()> {
+    let source = store::copy::Database::open(from)
+        .await
+        .with_context(|| format!("cannot open the source {}", redact(from)))?;
+    let target = store::copy::Database::open(to)
+        .await
+        .with_context(|| format!("cannot open the target {}", redact(to)))?;
+    let report = store::copy::copy_installation(&source, &target).await?;
+    let total: i64 = report.iter().map(|(_, n)| n).sum();
+    for (table, rows) in &report {
+        println!("{table:<22} {rows:>8} rows");
+    }
+    println!(
+        "Copied {total} rows from {} to {}; every table's count matches.",
+        redact(from),
+        redact(to)
+    );
     Ok(())
 }
 

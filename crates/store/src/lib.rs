@@ -1,6 +1,7 @@
 //! Storage behind one trait, [`Store`], so that handlers never know which database they talk to.
 //! SQLite is the embedded default ([`sqlite::SqliteStore`]); PostgreSQL implements the same trait.
 
+pub mod copy;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;

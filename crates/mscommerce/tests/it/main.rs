@@ -9,6 +9,7 @@ mod cli;
 mod durability;
 mod external;
 mod isolation;
+mod migrate;
 mod nodes;
 mod purchases;
 mod roles;

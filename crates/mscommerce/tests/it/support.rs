@@ -105,15 +105,40 @@ impl TestServer {
         std::fs::write(&path, config).unwrap();
         let mut args: Vec<&str> = vec!["--config", path.to_str().unwrap()];
         args.extend_from_slice(extra);
-        Self::start_in(dir, &args)
+        Self::start_in(dir, &args, database_args())
     }
 
     pub fn start_with(extra: &[&str]) -> TestServer {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), extra)
+        Self::start_in(
+            tempfile::tempdir().expect("temp dir"),
+            extra,
+            database_args(),
+        )
     }
 
-    fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> TestServer {
-        let db_args = database_args();
+    /// A server on SQLite in its data folder, whichever backend the suite runs on.
+    pub fn start_on_sqlite() -> TestServer {
+        Self::start_in(tempfile::tempdir().expect("temp dir"), &[], vec![])
+    }
+
+    /// A server on the given database, with `dir`'s data folder (and its dev credentials).
+    pub fn start_on(dir: tempfile::TempDir, database: &str) -> TestServer {
+        Self::start_in(dir, &[], vec!["--database".into(), database.into()])
+    }
+
+    /// A new, empty PostgreSQL database in the test cluster, when the suite runs on PostgreSQL.
+    pub fn new_postgres_database() -> Option<String> {
+        database_args().get(1).cloned()
+    }
+
+    /// Stops the server and hands over its folder, for a next server to start on.
+    pub fn into_dir(mut self) -> tempfile::TempDir {
+        self.kill();
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    fn start_in(dir: tempfile::TempDir, extra: &[&str], db_args: Vec<String>) -> TestServer {
         let mut args: Vec<&str> = db_args.iter().map(String::as_str).collect();
         args.extend_from_slice(extra);
         let (child, url, startup_output) = spawn(dir.path(), &args);
