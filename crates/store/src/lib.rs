@@ -4,6 +4,7 @@
 pub mod copy;
 pub mod model;
 pub mod postgres;
+mod sql_common;
 pub mod sqlite;
 
 use async_trait::async_trait;
