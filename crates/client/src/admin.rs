@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::commands::{read_line, Failure, Outcome, EXIT_USAGE};
+use crate::commands::{read_line, send, Failure, Outcome, EXIT_USAGE};
 use crate::http::ApiClient;
 use crate::{GlobalArgs, DEFAULT_URL};
 
@@ -275,6 +275,7 @@ fn print_json<T: Serialize>(value: &T) -> Outcome {
     Ok(())
 }
 
+/// A call to `/admin/v1/…`.
 async fn call<B: Serialize, T: DeserializeOwned>(
     api: &ApiClient,
     method: Method,
@@ -284,18 +285,12 @@ async fn call<B: Serialize, T: DeserializeOwned>(
 ) -> Result<T, Failure> {
     let mut path = vec!["admin", "v1"];
     path.extend_from_slice(segments);
-    api.call(method, &path, &[], body)
-        .await
-        .map_err(|e| Failure::service(context, e))
+    send(api, method, &path, &[], body, context).await
 }
 
 /// For answers without a body (204).
 async fn call_empty(api: &ApiClient, method: Method, segments: &[&str], context: &str) -> Outcome {
-    let mut path = vec!["admin", "v1"];
-    path.extend_from_slice(segments);
-    api.call_no_content(method, &path)
-        .await
-        .map_err(|e| Failure::service(context, e))
+    call::<(), ()>(api, method, segments, None, context).await
 }
 
 fn none() -> Option<&'static ()> {

@@ -64,6 +64,20 @@ impl From<anyhow::Error> for Failure {
 
 pub type Outcome = Result<(), Failure>;
 
+/// A call to the service; a failure reads in the module's words, under `context`.
+pub(crate) async fn send<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    api: &ApiClient,
+    method: Method,
+    segments: &[&str],
+    query: &[(&str, String)],
+    body: Option<&B>,
+    context: &str,
+) -> Result<T, Failure> {
+    api.call(method, segments, query, body)
+        .await
+        .map_err(|e| Failure::service(context, e))
+}
+
 /// Runs one client command and answers its exit status.
 pub async fn run(global: GlobalArgs, command: Command) -> u8 {
     let result = match command {
@@ -449,10 +463,15 @@ fn module_shim(verb: &str, args: ModuleArgs) -> Outcome {
 
 async fn get_policies(global: &GlobalArgs) -> Outcome {
     let api = session(global).await?;
-    let items: Items<Policy> = api
-        .call::<(), _>(Method::GET, &["v1.0", "policies"], &[], None)
-        .await
-        .map_err(|e| Failure::service("Failed to retrieve policies", e))?;
+    let items: Items<Policy> = send::<(), _>(
+        &api,
+        Method::GET,
+        &["v1.0", "policies"],
+        &[],
+        None,
+        "Failed to retrieve policies",
+    )
+    .await?;
     let records: Vec<PolicyRecord> = items.items.into_iter().map(Into::into).collect();
     output::print(format(global), &records, false)?;
     Ok(())
@@ -464,10 +483,15 @@ fn retrieve_context(policy_id: &str) -> String {
 
 async fn get_policy(global: &GlobalArgs, policy_id: &str) -> Outcome {
     let api = session(global).await?;
-    let policy: Policy = api
-        .call::<(), _>(Method::GET, &policy_path(policy_id, &[]), &[], None)
-        .await
-        .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
+    let policy: Policy = send::<(), _>(
+        &api,
+        Method::GET,
+        &policy_path(policy_id, &[]),
+        &[],
+        None,
+        &retrieve_context(policy_id),
+    )
+    .await?;
     output::print(format(global), &[PolicyRecord::from(policy)], true)?;
     Ok(())
 }
@@ -498,15 +522,15 @@ async fn list_rows<T: serde::de::DeserializeOwned>(
     policy_id: &str,
     scope: &str,
 ) -> Result<Vec<T>, Failure> {
-    let items: Items<T> = api
-        .call::<(), _>(
-            Method::GET,
-            &policy_path(policy_id, &["products"]),
-            &[("scope", scope.to_string())],
-            None,
-        )
-        .await
-        .map_err(|e| Failure::service(&retrieve_context(policy_id), e))?;
+    let items: Items<T> = send::<(), _>(
+        api,
+        Method::GET,
+        &policy_path(policy_id, &["products"]),
+        &[("scope", scope.to_string())],
+        None,
+        &retrieve_context(policy_id),
+    )
+    .await?;
     Ok(items.items)
 }
 
@@ -545,26 +569,26 @@ async fn get_product_policy(global: &GlobalArgs, args: GetProductPolicyArgs) -> 
     let policy_id = &args.policy.policy_id;
     let context = retrieve_context(policy_id);
     if let Some(offer) = &args.offer_type {
-        let row: OfferTypePolicy = api
-            .call::<(), _>(
-                Method::GET,
-                &policy_path(policy_id, &["offerTypes", offer]),
-                &[],
-                None,
-            )
-            .await
-            .map_err(|e| Failure::service(&context, e))?;
+        let row: OfferTypePolicy = send::<(), _>(
+            &api,
+            Method::GET,
+            &policy_path(policy_id, &["offerTypes", offer]),
+            &[],
+            None,
+            &context,
+        )
+        .await?;
         output::print(format(global), &[OfferTypeRecord::from(row)], true)?;
     } else if let Some(product) = &args.product_id {
-        let row: ProductPolicy = api
-            .call::<(), _>(
-                Method::GET,
-                &policy_path(policy_id, &["products", product]),
-                &[],
-                None,
-            )
-            .await
-            .map_err(|e| Failure::service(&context, e))?;
+        let row: ProductPolicy = send::<(), _>(
+            &api,
+            Method::GET,
+            &policy_path(policy_id, &["products", product]),
+            &[],
+            None,
+            &context,
+        )
+        .await?;
         output::print(format(global), &[ProductRecord::from(row)], true)?;
     }
     Ok(())
@@ -600,29 +624,29 @@ async fn update_targets(api: &ApiClient, args: &UpdateArgs) -> Result<Vec<Target
         pinned: !r.is_default,
     };
     if let Some(offer) = &args.offer_type {
-        let row: OfferTypePolicy = api
-            .call::<(), _>(
-                Method::GET,
-                &policy_path(policy_id, &["offerTypes", offer]),
-                &[],
-                None,
-            )
-            .await
-            .map_err(|e| Failure::service(&context, e))?;
+        let row: OfferTypePolicy = send::<(), _>(
+            api,
+            Method::GET,
+            &policy_path(policy_id, &["offerTypes", offer]),
+            &[],
+            None,
+            &context,
+        )
+        .await?;
         return Ok(vec![offer_target(row)]);
     }
     if !args.product_id.is_empty() {
         let mut targets: Vec<Target> = Vec::new();
         for id in &args.product_id {
-            let row: ProductPolicy = api
-                .call::<(), _>(
-                    Method::GET,
-                    &policy_path(policy_id, &["products", id]),
-                    &[],
-                    None,
-                )
-                .await
-                .map_err(|e| Failure::service(&context, e))?;
+            let row: ProductPolicy = send::<(), _>(
+                api,
+                Method::GET,
+                &policy_path(policy_id, &["products", id]),
+                &[],
+                None,
+                &context,
+            )
+            .await?;
             // A legacy id and its current id name one product: change it once.
             if !targets.iter().any(|t| t.id == row.product_id) {
                 targets.push(product_target(row));
@@ -780,22 +804,19 @@ async fn update_product_policy(global: &GlobalArgs, args: UpdateArgs) -> Outcome
 async fn set_default_policy(global: &GlobalArgs, args: SetDefaultArgs) -> Outcome {
     let api = session(global).await?;
     let policy_id = &args.policy.policy_id;
-    let policy: Policy = api
-        .call(
-            Method::PATCH,
-            &policy_path(policy_id, &[]),
-            &[],
-            Some(&UpdateDefaultValue {
-                default_value: args.value.clone(),
-            }),
-        )
-        .await
-        .map_err(|e| {
-            Failure::service(
-                &format!("Failed to update policy with PolicyId '{policy_id}'"),
-                e,
-            )
-        })?;
+    let body = UpdateDefaultValue {
+        default_value: args.value.clone(),
+    };
+    let context = format!("Failed to update policy with PolicyId '{policy_id}'");
+    let policy: Policy = send(
+        &api,
+        Method::PATCH,
+        &policy_path(policy_id, &[]),
+        &[],
+        Some(&body),
+        &context,
+    )
+    .await?;
     output::print(format(global), &[PolicyRecord::from(policy)], true)?;
     Ok(())
 }
@@ -805,29 +826,29 @@ async fn reset_product_policy(global: &GlobalArgs, args: ResetArgs) -> Outcome {
     let policy_id = &args.policy.policy_id;
     let context = format!("Failed to reset policy with PolicyId '{policy_id}'");
     if let Some(offer) = &args.offer_type {
-        let row: OfferTypePolicy = api
-            .call::<(), _>(
-                Method::DELETE,
-                &policy_path(policy_id, &["offerTypes", offer]),
-                &[],
-                None,
-            )
-            .await
-            .map_err(|e| Failure::service(&context, e))?;
+        let row: OfferTypePolicy = send::<(), _>(
+            &api,
+            Method::DELETE,
+            &policy_path(policy_id, &["offerTypes", offer]),
+            &[],
+            None,
+            &context,
+        )
+        .await?;
         output::print(format(global), &[OfferTypeRecord::from(row)], true)?;
         return Ok(());
     }
     let mut records = Vec::new();
     for id in &args.product_id {
-        let row: ProductPolicy = api
-            .call::<(), _>(
-                Method::DELETE,
-                &policy_path(policy_id, &["products", id]),
-                &[],
-                None,
-            )
-            .await
-            .map_err(|e| Failure::service(&context, e))?;
+        let row: ProductPolicy = send::<(), _>(
+            &api,
+            Method::DELETE,
+            &policy_path(policy_id, &["products", id]),
+            &[],
+            None,
+            &context,
+        )
+        .await?;
         records.push(ProductRecord::from(row));
     }
     output::print(format(global), &records, args.product_id.len() == 1)?;
@@ -882,22 +903,15 @@ async fn get_audit_log(global: &GlobalArgs, args: AuditArgs) -> Outcome {
     Ok(())
 }
 
+/// The `skipToken` of a `nextLink` (a path with its query, relative to the service).
 fn skip_token(link: &str) -> Option<String> {
-    let query = link.split_once('?')?.1;
-    serde_urlencoded_pairs(query)
-        .into_iter()
+    let url = reqwest::Url::parse("http://service.invalid/")
+        .ok()?
+        .join(link)
+        .ok()?;
+    url.query_pairs()
         .find(|(k, _)| k == "skipToken")
-        .map(|(_, v)| v)
-}
-
-fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    reqwest::Url::parse(&format!("http://x/?{query}"))
-        .map(|u| {
-            u.query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
+        .map(|(_, v)| v.into_owned())
 }
 
 async fn get_purchases(global: &GlobalArgs, args: GetPurchasesArgs) -> Outcome {
@@ -912,10 +926,15 @@ async fn get_purchases(global: &GlobalArgs, args: GetPurchasesArgs) -> Outcome {
             query.push((k, v.clone()));
         }
     }
-    let items: Items<proto::purchases::PurchaseRecord> = api
-        .call::<(), _>(Method::GET, &["v1.0", "selfServicePurchases"], &query, None)
-        .await
-        .map_err(|e| Failure::service("Failed to retrieve self-service purchases", e))?;
+    let items: Items<proto::purchases::PurchaseRecord> = send::<(), _>(
+        &api,
+        Method::GET,
+        &["v1.0", "selfServicePurchases"],
+        &query,
+        None,
+        "Failed to retrieve self-service purchases",
+    )
+    .await?;
     let rows: Vec<output::PurchaseRow> = items.items.into_iter().map(Into::into).collect();
     output::print(format(global), &rows, false)?;
     Ok(())
@@ -923,25 +942,30 @@ async fn get_purchases(global: &GlobalArgs, args: GetPurchasesArgs) -> Outcome {
 
 async fn purchase_action(global: &GlobalArgs, id: &str, action: &str, words: &str) -> Outcome {
     let api = session(global).await?;
-    let record: proto::purchases::PurchaseRecord = api
-        .call::<(), _>(
-            Method::POST,
-            &["v1.0", "selfServicePurchases", id, action],
-            &[],
-            None,
-        )
-        .await
-        .map_err(|e| Failure::service(&format!("Failed to {words} purchase '{id}'"), e))?;
+    let record: proto::purchases::PurchaseRecord = send::<(), _>(
+        &api,
+        Method::POST,
+        &["v1.0", "selfServicePurchases", id, action],
+        &[],
+        None,
+        &format!("Failed to {words} purchase '{id}'"),
+    )
+    .await?;
     output::print(format(global), &[output::PurchaseRow::from(record)], true)?;
     Ok(())
 }
 
 async fn get_notifications(global: &GlobalArgs) -> Outcome {
     let api = session(global).await?;
-    let items: Items<proto::purchases::NotificationRecord> = api
-        .call::<(), _>(Method::GET, &["v1.0", "notifications"], &[], None)
-        .await
-        .map_err(|e| Failure::service("Failed to retrieve notifications", e))?;
+    let items: Items<proto::purchases::NotificationRecord> = send::<(), _>(
+        &api,
+        Method::GET,
+        &["v1.0", "notifications"],
+        &[],
+        None,
+        "Failed to retrieve notifications",
+    )
+    .await?;
     let rows: Vec<output::NotificationRow> = items
         .items
         .into_iter()

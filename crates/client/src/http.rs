@@ -113,25 +113,6 @@ impl ApiClient {
     }
 }
 
-impl ApiClient {
-    /// A call whose answer has no body (204 No Content).
-    pub async fn call_no_content(
-        &self,
-        method: Method,
-        segments: &[&str],
-    ) -> Result<(), ServiceError> {
-        let value: Option<serde_json::Value> = self
-            .call::<(), _>(method, segments, &[], None)
-            .await
-            .or_else(|e| match e {
-                ServiceError::Decode(_) => Ok(None),
-                other => Err(other),
-            })?;
-        let _ = value;
-        Ok(())
-    }
-}
-
 async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ServiceError> {
     let status = response.status();
     let bytes = response
@@ -139,7 +120,9 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, S
         .await
         .map_err(|e| ServiceError::Decode(e.to_string()))?;
     if status.is_success() {
-        return serde_json::from_slice(&bytes).map_err(|e| ServiceError::Decode(e.to_string()));
+        // An answer without a body (204 No Content) reads as JSON null, which `()` accepts.
+        let body: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        return serde_json::from_slice(body).map_err(|e| ServiceError::Decode(e.to_string()));
     }
     let (code, reason) = match serde_json::from_slice::<ErrorBody>(&bytes) {
         Ok(body) => (body.error_code, body.reason),

@@ -23,12 +23,6 @@ pub struct EvaluateRequest {
     pub user_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EvaluateBatch {
-    pub requests: Vec<EvaluateRequest>,
-}
-
 /// The body of `evaluate` as read in one pass: a batch (`requests`) or the fields of one request.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -14,14 +14,13 @@ use proto::admin as wire;
 use proto::Items;
 use serde_json::Value;
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 
 use uuid::Uuid;
 
 use crate::api::body::json_body;
 use crate::auth::password::hash_password_async;
 use crate::auth::signin::totp;
-use crate::auth::{random_secret, secret_hash};
+use crate::auth::{random_secret, same_hash, secret_hash};
 use crate::error::ApiError;
 use crate::state::ApiContext;
 
@@ -51,7 +50,7 @@ impl FromRequestParts<ApiContext> for Operator {
         let mut matched = false;
         for id in OPERATOR_CREDENTIAL_IDS {
             if let Some(stored) = ctx.store.service_credential("operator", id).await? {
-                matched |= bool::from(stored.as_bytes().ct_eq(presented.as_bytes()));
+                matched |= same_hash(&stored, &presented);
             }
         }
         if matched {
@@ -494,12 +493,11 @@ async fn patch_user(
         end_sessions = true;
     }
     ctx.store.update_user(&u).await?;
-    ctx.tenant_changed(t.id).await?;
     if end_sessions {
         // New roles or a new password take effect at once: every token issued before is refused.
         ctx.store.revoke_user_sessions(t.id, u.id, now_ms()).await?;
-        ctx.tenant_changed(t.id).await?;
     }
+    ctx.tenant_changed(t.id).await?;
     Ok(Json(user_wire(&u, made)))
 }
 
@@ -528,7 +526,6 @@ async fn enrol_totp(
         .map_err(|e| anyhow::anyhow!("cannot make the otpauth URI: {e:?}"))?;
     u.totp_secret = Some(secret.clone());
     ctx.store.update_user(&u).await?;
-    ctx.tenant_changed(t.id).await?;
     ctx.store.revoke_user_sessions(t.id, u.id, now_ms()).await?;
     ctx.tenant_changed(t.id).await?;
     Ok(created(wire::TotpEnrolment {
@@ -754,22 +751,21 @@ async fn patch_product(
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let patch: ProductPatch = json_body(body, r#"{"trialLengthSeconds": 2592000}"#)?;
-    let catalog = ctx.catalog();
-    let product = catalog.product(&id)?.clone();
+    let mut catalog = ctx.catalog();
+    let id = catalog.product(&id)?.id.clone();
     if let Some(seconds) = patch.trial_length_seconds {
         if !(1..=366 * 86_400).contains(&seconds) {
             return Err(bad(format!(
                 "trialLengthSeconds {seconds} is out of range: 1 second to 366 days."
             )));
         }
-        ctx.store
-            .set_trial_length(&product.id, seconds as i64)
-            .await?;
-        ctx.catalog
-            .store(Arc::new(catalog.with_trial_length(&product.id, seconds)?));
+        ctx.store.set_trial_length(&id, seconds as i64).await?;
+        catalog = Arc::new(catalog.with_trial_length(&id, seconds)?);
+        ctx.catalog.store(Arc::clone(&catalog));
+        // The other servers on the database read the catalog again.
+        ctx.publish(crate::state::CATALOG_CHANGED).await?;
     }
-    let now = ctx.catalog();
-    let p = now.product(&product.id)?;
+    let p = catalog.product(&id)?;
     Ok(Json(serde_json::json!({
         "productId": p.id,
         "productName": p.name,

@@ -163,6 +163,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         tenants: Arc::new(cache::TenantCache::default()),
         checkout: Arc::new(checkout),
         deliveries: Arc::new(tokio::sync::Notify::new()),
+        node: uuid::Uuid::new_v4().simple().to_string().into(),
     };
     tokio::spawn(webhooks::run(ctx.clone()));
     tokio::spawn(follow_changes(ctx.clone()));
@@ -265,7 +266,14 @@ async fn follow_changes(ctx: ApiContext) {
     }
 }
 
-async fn apply_change(ctx: &ApiContext, change: &str) {
+/// Applies a change another node published (`what@node`); this node's own notices are skipped,
+/// as it brought itself up to date before acknowledging the change.
+async fn apply_change(ctx: &ApiContext, notice: &str) {
+    let change = match notice.rsplit_once('@') {
+        Some((_, node)) if node == &*ctx.node => return,
+        Some((change, _)) => change,
+        None => notice,
+    };
     if change == state::CATALOG_CHANGED {
         match load_catalog(ctx.store.as_ref()).await {
             Ok(catalog) => ctx.catalog.store(Arc::new(catalog)),

@@ -46,6 +46,8 @@ pub struct ApiContext {
     pub checkout: Arc<std::collections::HashMap<String, String>>,
     /// Wakes the webhook sender when a purchase has queued deliveries.
     pub deliveries: Arc<tokio::sync::Notify>,
+    /// This process's name among the servers sharing a database, so it can skip its own notices.
+    pub node: Arc<str>,
 }
 
 /// What a server publishes when the operator changed the catalog.
@@ -56,7 +58,14 @@ impl ApiContext {
     /// acknowledged, and every other server sharing the database is told to drop its own.
     pub async fn tenant_changed(&self, id: uuid::Uuid) -> Result<(), store::StoreError> {
         self.tenants.reload(self, id).await?;
-        self.store.publish_change(&format!("tenant:{id}")).await
+        self.publish(&format!("tenant:{id}")).await
+    }
+
+    /// Tells the other servers on the database of a change, signed with this node's name.
+    pub async fn publish(&self, change: &str) -> Result<(), store::StoreError> {
+        self.store
+            .publish_change(&format!("{change}@{}", self.node))
+            .await
     }
 
     /// The catalog as it is now.

@@ -2,10 +2,8 @@
 //! every table, in an order that satisfies the foreign keys, into an empty target, then the row
 //! counts of both sides compared.
 
-use std::str::FromStr;
-
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 
 use crate::{Result, StoreError};
@@ -260,7 +258,6 @@ impl Database {
     /// Opens `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Database> {
         if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url)?; // a clear error for a malformed URL
             let store = crate::sqlite::SqliteStore::open(url).await?;
             Ok(Database::Sqlite(store.pool().clone()))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {

@@ -103,6 +103,33 @@ fn a_write_on_one_node_reaches_the_other_nodes_decisions_and_purchases() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+    // The operator's trial length, set through one node, holds for trials started on the other.
+    let r = a.admin(
+        "PATCH",
+        "/catalog/products/CFQ7TTC0J1FV",
+        Some(json!({"trialLengthSeconds": 3600})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let changed = Instant::now();
+    loop {
+        let trial = b.request(
+            "POST",
+            "/v1.0/selfServicePurchases",
+            Some(&admin),
+            Some(json!({"kind": "trial", "productId": "CFQ7TTC0J1FV"})),
+        );
+        assert_eq!(trial.status, 201, "{}", trial.text);
+        let length = |field: &str| chrono_seconds(trial.json[field].as_str().unwrap());
+        if length("expiryDateTime") - length("createdDateTime") == 3600 {
+            break;
+        }
+        assert!(
+            changed.elapsed() < Duration::from_secs(5),
+            "B never took the new trial length"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     // A revocation on one node ends the session on the other.
     let r = a.admin(
         "POST",
@@ -170,4 +197,8 @@ fn killing_a_node_loses_nothing_and_the_other_keeps_serving() {
     assert_eq!(more.status, 201, "{}", more.text);
     let log = b.get(&format!("/v1.0/policies/{POLICY}/auditLog"), &admin);
     assert_eq!(log.json["items"].as_array().unwrap().len(), 3);
+}
+
+fn chrono_seconds(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp()
 }

@@ -56,7 +56,7 @@ async fn snapshot(
 ) -> Result<PolicySnapshot, ApiError> {
     Ok(ctx
         .store
-        .policy_snapshot(caller.tenant.id, &policy.id, ctx.fallback_default(policy))
+        .policy_snapshot(caller.tenant().id, &policy.id, ctx.fallback_default(policy))
         .await?)
 }
 
@@ -66,7 +66,7 @@ fn change_context(
     correlation: &CorrelationId,
 ) -> ChangeContext {
     ChangeContext {
-        tenant_id: caller.tenant.id,
+        tenant_id: caller.tenant().id,
         policy_id: policy.id.clone(),
         actor: caller.actor.clone(),
         actor_kind: caller.actor_kind,
@@ -140,7 +140,7 @@ pub async fn patch_policy(
         )
         .await?;
     // Decisions read the tenant from memory: bring it up to date before acknowledging.
-    ctx.tenant_changed(caller.tenant.id).await?;
+    ctx.tenant_changed(caller.tenant().id).await?;
     let snap = snapshot(&ctx, &caller, policy).await?;
     Ok(with_etag(
         policy_body(policy, &snap),
@@ -290,7 +290,7 @@ async fn write_row(
         )
         .await?;
     // Decisions read the tenant from memory: bring it up to date before acknowledging.
-    ctx.tenant_changed(caller.tenant.id).await?;
+    ctx.tenant_changed(caller.tenant().id).await?;
     let snap = snapshot(ctx, caller, policy).await?;
     Ok(target.response(&policy.id, &snap))
 }
@@ -468,7 +468,7 @@ pub async fn audit_log(
     };
     let mut records = ctx
         .store
-        .audit_log(caller.tenant.id, &policy.id, &query)
+        .audit_log(caller.tenant().id, &policy.id, &query)
         .await?;
     let next_link = if records.len() > limit as usize {
         records.truncate(limit as usize);

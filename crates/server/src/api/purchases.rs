@@ -1,18 +1,14 @@
 //! Self-service purchases and trials (SPEC §3): decisions from memory, purchases decided and
 //! recorded in one transaction, the ledger and its admin actions, notifications and webhooks.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use domain::decision::{decide, Decision, Explained, Kind, Request, Target};
 use domain::{Catalog, LookupError, PolicyDef, Scope, UserType};
 use proto::purchases as wire;
@@ -20,12 +16,11 @@ use proto::{Items, DEFAULT_POLICY_ID};
 use serde::Deserialize;
 use serde_json::Value;
 use store::{Purchase, PurchaseFilter, PurchaseNotice, PurchaseOutcome, PurchaseStatus, Webhook};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::body::{json_body, object_body, query_rejection};
 use crate::auth::caller::Caller;
-use crate::auth::{random_secret, secret_hash};
+use crate::auth::{basic_header, decode_basic, random_secret, same_hash, secret_hash};
 use crate::cache::TenantView;
 use crate::error::ApiError;
 use crate::state::ApiContext;
@@ -47,13 +42,7 @@ impl FromRequestParts<ApiContext> for Evaluator {
         parts: &mut Parts,
         ctx: &ApiContext,
     ) -> Result<Self, Self::Rejection> {
-        let basic = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .map(str::to_string);
-        let Some(basic) = basic else {
+        let Some(encoded) = basic_header(&parts.headers) else {
             return Ok(Evaluator::User(
                 Caller::from_request_parts(parts, ctx).await?,
             ));
@@ -61,14 +50,9 @@ impl FromRequestParts<ApiContext> for Evaluator {
         let refused = || {
             ApiError::Unauthorized("The checkout credential is not valid: send HTTP Basic with its client_id and client_secret.".into())
         };
-        let decoded = STANDARD
-            .decode(basic.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(refused)?;
-        let (id, secret) = decoded.split_once(':').ok_or_else(refused)?;
-        let stored = ctx.checkout.get(id).ok_or_else(refused)?;
-        if bool::from(stored.as_bytes().ct_eq(secret_hash(secret).as_bytes())) {
+        let (id, secret) = decode_basic(encoded).ok_or_else(refused)?;
+        let stored = ctx.checkout.get(&id).ok_or_else(refused)?;
+        if same_hash(stored, &secret_hash(&secret)) {
             Ok(Evaluator::Checkout)
         } else {
             Err(refused())
@@ -406,7 +390,7 @@ pub async fn start(
         (Kind::Purchase, _) => None,
     };
     let purchase = Purchase {
-        tenant_id: caller.tenant.id,
+        tenant_id: caller.tenant().id,
         id: Uuid::new_v4(),
         purchaser_id: user_id,
         purchaser_upn: caller.actor.clone(),
@@ -517,7 +501,10 @@ pub async fn list(
         purchaser,
         now: now.clone(),
     };
-    let items = ctx.store.list_purchases(caller.tenant.id, &filter).await?;
+    let items = ctx
+        .store
+        .list_purchases(caller.tenant().id, &filter)
+        .await?;
     Ok(Json(Items {
         items: items.iter().map(|p| record(p, &now)).collect(),
     }))
@@ -534,7 +521,7 @@ fn purchase_id(raw: &str) -> Result<Uuid, ApiError> {
 /// A record the caller may see: their own, or any of the tenant's for administrators and readers.
 async fn visible(ctx: &ApiContext, caller: &Caller, raw: &str) -> Result<Purchase, ApiError> {
     let id = purchase_id(raw)?;
-    let p = ctx.store.purchase(caller.tenant.id, id).await?;
+    let p = ctx.store.purchase(caller.tenant().id, id).await?;
     match p {
         Some(p) if caller.access.read_policies || Some(p.purchaser_id) == caller.user_id => Ok(p),
         _ => Err(ApiError::NotFound(format!("Purchase {raw} was not found."))),
@@ -569,7 +556,7 @@ pub async fn cancel(
     let done = ctx
         .store
         .set_purchase_status(
-            caller.tenant.id,
+            caller.tenant().id,
             p.id,
             &from,
             PurchaseStatus::Canceled,
@@ -600,7 +587,7 @@ pub async fn take_over(
     let done = ctx
         .store
         .set_purchase_status(
-            caller.tenant.id,
+            caller.tenant().id,
             p.id,
             &from,
             PurchaseStatus::TakenOver,
@@ -660,7 +647,7 @@ pub async fn convert(
     match ctx
         .store
         .convert_trial(
-            caller.tenant.id,
+            caller.tenant().id,
             p.id,
             &store::Judge {
                 policy_id: &policy.id,
@@ -723,7 +710,7 @@ pub async fn patch(
         current = match ctx
             .store
             .change_quantity(
-                caller.tenant.id,
+                caller.tenant().id,
                 p.id,
                 quantity,
                 &store::Judge {
@@ -782,7 +769,7 @@ pub async fn patch(
         }
         current = ctx
             .store
-            .set_assigned_users(caller.tenant.id, p.id, &users, &now)
+            .set_assigned_users(caller.tenant().id, p.id, &users, &now)
             .await?;
     }
     Ok(Json(record(&current, &now)))
@@ -798,7 +785,7 @@ pub async fn notifications(
     };
     let items = ctx
         .store
-        .notifications(caller.tenant.id, me)
+        .notifications(caller.tenant().id, me)
         .await?
         .into_iter()
         .map(|n| wire::NotificationRecord {
@@ -851,7 +838,7 @@ pub async fn create_webhook(
         )));
     }
     let hook = Webhook {
-        tenant_id: caller.tenant.id,
+        tenant_id: caller.tenant().id,
         id: Uuid::new_v4(),
         url: url.to_string(),
         secret: format!("whsec_{}", random_secret(32)),
@@ -867,7 +854,7 @@ pub async fn list_webhooks(
     caller: Caller,
 ) -> Result<Json<Items<wire::WebhookRecord>>, ApiError> {
     require_webhook_admin(&caller)?;
-    let hooks = ctx.store.webhooks(caller.tenant.id).await?;
+    let hooks = ctx.store.webhooks(caller.tenant().id).await?;
     Ok(Json(Items {
         items: hooks.iter().map(|h| webhook_record(h, false)).collect(),
     }))
@@ -889,7 +876,7 @@ pub async fn delete_webhook(
     require_webhook_admin(&caller)?;
     if !ctx
         .store
-        .delete_webhook(caller.tenant.id, webhook_id(&id)?)
+        .delete_webhook(caller.tenant().id, webhook_id(&id)?)
         .await?
     {
         return Err(ApiError::NotFound(format!("Webhook {id} was not found.")));
@@ -905,19 +892,13 @@ pub async fn deliveries(
 ) -> Result<Json<Items<wire::DeliveryRecord>>, ApiError> {
     require_webhook_admin(&caller)?;
     let hook = webhook_id(&id)?;
-    let known: HashMap<Uuid, ()> = ctx
-        .store
-        .webhooks(caller.tenant.id)
-        .await?
-        .into_iter()
-        .map(|h| (h.id, ()))
-        .collect();
-    if !known.contains_key(&hook) {
+    let hooks = ctx.store.webhooks(caller.tenant().id).await?;
+    if !hooks.iter().any(|h| h.id == hook) {
         return Err(ApiError::NotFound(format!("Webhook {id} was not found.")));
     }
     let items = ctx
         .store
-        .deliveries(caller.tenant.id, hook)
+        .deliveries(caller.tenant().id, hook)
         .await?
         .into_iter()
         .map(|d| wire::DeliveryRecord {

@@ -17,8 +17,7 @@ use crate::state::ApiContext;
 
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub tenant: Tenant,
-    /// The tenant as the decision path sees it (from memory).
+    /// The caller's tenant as the hot paths see it (from memory).
     pub view: Arc<TenantView>,
     /// The signed-in user, for user tokens.
     pub user_id: Option<uuid::Uuid>,
@@ -30,6 +29,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller's tenant: the only one any request of theirs can reach.
+    pub fn tenant(&self) -> &Tenant {
+        &self.view.tenant
+    }
+
     pub fn require_read(&self) -> Result<(), ApiError> {
         if self.access.read_policies {
             Ok(())
@@ -185,7 +189,6 @@ async fn caller_from_own_token(ctx: &ApiContext, token: &str) -> Result<Caller, 
             .filter_map(|w| Role::from_template_id(w))
             .collect();
         Ok(Caller {
-            tenant: view.tenant.clone(),
             actor: user.upn.clone(),
             actor_kind: ActorKind::User,
             user_type: Some(user.user_type),
@@ -211,7 +214,6 @@ async fn caller_from_own_token(ctx: &ApiContext, token: &str) -> Result<Caller, 
             .filter_map(|r| AppPermission::parse(r))
             .collect();
         Ok(Caller {
-            tenant: view.tenant.clone(),
             actor: app_id.to_string(),
             actor_kind: ActorKind::Application,
             user_type: None,
@@ -249,7 +251,6 @@ async fn caller_from_external_token(
         .await
         .map_err(|why| invalid(&why))?;
     let view = tenant_by_id(ctx, &tid).await?;
-    let tenant = view.tenant.clone();
     if claims.scp.is_some() {
         let actor = claims
             .upn
@@ -271,7 +272,6 @@ async fn caller_from_external_token(
         // so that purchases and notifications reach the same person.
         let user_id = view.user_by_key(&actor).map(|(id, _)| id);
         Ok(Caller {
-            tenant,
             actor,
             actor_kind: ActorKind::User,
             user_type: Some(user_type),
@@ -290,7 +290,6 @@ async fn caller_from_external_token(
             .filter_map(|r| AppPermission::parse(r))
             .collect();
         Ok(Caller {
-            tenant,
             actor,
             actor_kind: ActorKind::Application,
             user_type: None,

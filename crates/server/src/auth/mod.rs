@@ -35,3 +35,31 @@ pub fn random_secret(bytes: usize) -> String {
 pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
+
+/// Compares two secret hashes in constant time, so the time taken tells nothing of how much matched.
+pub fn same_hash(stored: &str, presented: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    stored.as_bytes().ct_eq(presented.as_bytes()).into()
+}
+
+/// The encoded part of an `Authorization: Basic …` header, if the request has one.
+pub fn basic_header(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")
+        .map(str::trim)
+}
+
+/// `id:secret` of HTTP Basic authentication (RFC 7617); None if it is not well formed.
+pub fn decode_basic(encoded: &str) -> Option<(String, String)> {
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()?,
+    )
+    .ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}

@@ -9,17 +9,14 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use domain::Upn;
 use proto::{AccessTokenClaims, OAuthError, TokenResponse, CLI_CLIENT_ID, MODULE_CLIENT_ID};
 use serde::Deserialize;
 use store::{DeviceStatus, RefreshToken, RefreshUse, Tenant, User};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::auth::signin::{self, SignInError};
-use crate::auth::{random_secret, secret_hash};
+use crate::auth::{basic_header, decode_basic, random_secret, same_hash, secret_hash};
 use crate::state::ApiContext;
 
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -135,16 +132,7 @@ fn is_public_client(id: &str) -> bool {
 
 /// `client_id`/`client_secret` from the form or from HTTP Basic authentication (RFC 6749 §2.3.1).
 fn client_credentials(req: &TokenRequest, headers: &HeaderMap) -> (Option<String>, Option<String>) {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            s.split_once(':')
-                .map(|(id, secret)| (id.to_string(), secret.to_string()))
-        });
+    let basic = basic_header(headers).and_then(decode_basic);
     match basic {
         Some((id, secret)) => (Some(id), Some(secret)),
         None => (req.client_id.clone(), req.client_secret.clone()),
@@ -194,7 +182,7 @@ async fn authenticate_client(
     let mut matched = false;
     for s in ctx.store.app_secrets(tenant.id, app.id).await? {
         // Compare in constant time, and look at every secret, so timing tells nothing.
-        let equal: bool = s.secret_hash.as_bytes().ct_eq(presented.as_bytes()).into();
+        let equal = same_hash(&s.secret_hash, &presented);
         matched |= equal && s.expires_at.is_none_or(|e| e > now);
     }
     if !matched {
@@ -246,6 +234,35 @@ fn sign(ctx: &ApiContext, claims: &AccessTokenClaims) -> Result<String, OAuthFai
     ctx.keys.sign(claims).map_err(OAuthFailure::server_error)
 }
 
+/// The claims every access token of this server carries, issued now for `subject` (a user's or an
+/// application's object id); the caller fills in who it is and what it may do.
+fn base_claims(
+    ctx: &ApiContext,
+    tenant: &Tenant,
+    subject: Uuid,
+    client_id: &str,
+) -> AccessTokenClaims {
+    let ms = now_ms();
+    let now = ms / 1000;
+    AccessTokenClaims {
+        iss: ctx.issuer(tenant.id),
+        aud: ctx.settings.resource_id.clone(),
+        tid: tenant.id.to_string(),
+        oid: subject.to_string(),
+        upn: None,
+        name: None,
+        wids: vec![],
+        scp: None,
+        roles: vec![],
+        azp: Some(client_id.to_string()),
+        iat: now,
+        nbf: now,
+        exp: now + ctx.settings.token_lifetime_secs as i64,
+        jti: Uuid::new_v4().to_string(),
+        iat_ms: Some(ms),
+    }
+}
+
 /// An access token for a user, and a refresh token in `family` (a new family if none).
 pub async fn user_tokens(
     ctx: &ApiContext,
@@ -254,14 +271,8 @@ pub async fn user_tokens(
     client_id: &str,
     family: Option<Uuid>,
 ) -> Result<TokenResponse, OAuthFailure> {
-    let ms = now_ms();
-    let now = ms / 1000;
     let lifetime = ctx.settings.token_lifetime_secs;
     let claims = AccessTokenClaims {
-        iss: ctx.issuer(tenant.id),
-        aud: ctx.settings.resource_id.clone(),
-        tid: tenant.id.to_string(),
-        oid: user.id.to_string(),
         upn: Some(user.upn.to_string()),
         name: Some(user.display_name.clone()),
         wids: user
@@ -270,14 +281,9 @@ pub async fn user_tokens(
             .map(|r| r.template_id().to_string())
             .collect(),
         scp: Some("user_impersonation".into()),
-        roles: vec![],
-        azp: Some(client_id.to_string()),
-        iat: now,
-        nbf: now,
-        exp: now + lifetime as i64,
-        jti: Uuid::new_v4().to_string(),
-        iat_ms: Some(ms),
+        ..base_claims(ctx, tenant, user.id, client_id)
     };
+    let now = claims.iat;
     let access_token = sign(ctx, &claims)?;
     let refresh_token = format!("msr_{}", random_secret(32));
     ctx.store
@@ -309,29 +315,15 @@ fn app_token(
     tenant: &Tenant,
     app: &store::Application,
 ) -> Result<TokenResponse, OAuthFailure> {
-    let ms = now_ms();
-    let now = ms / 1000;
     let lifetime = ctx.settings.token_lifetime_secs;
     let claims = AccessTokenClaims {
-        iss: ctx.issuer(tenant.id),
-        aud: ctx.settings.resource_id.clone(),
-        tid: tenant.id.to_string(),
-        oid: app.id.to_string(),
-        upn: None,
         name: Some(app.display_name.clone()),
-        wids: vec![],
-        scp: None,
         roles: app
             .permissions
             .iter()
             .map(|p| p.as_str().to_string())
             .collect(),
-        azp: Some(app.id.to_string()),
-        iat: now,
-        nbf: now,
-        exp: now + lifetime as i64,
-        jti: Uuid::new_v4().to_string(),
-        iat_ms: Some(ms),
+        ..base_claims(ctx, tenant, app.id, &app.id.to_string())
     };
     Ok(TokenResponse {
         token_type: "Bearer".into(),
