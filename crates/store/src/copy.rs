@@ -266,9 +266,7 @@ impl Database {
                     .await?;
             Ok(Database::Postgres(store.pool().clone()))
         } else {
-            Err(StoreError::Corrupt(format!(
-                "'{url}' is neither sqlite:// nor postgres://"
-            )))
+            Err(StoreError::UnsupportedUrl(url.to_string()))
         }
     }
 

@@ -23,6 +23,8 @@ pub enum StoreError {
     PreconditionFailed { current: String },
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    #[error("'{0}' is not a database URL this server can use: give sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE")]
+    UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
